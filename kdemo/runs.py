@@ -1,0 +1,302 @@
+"""Saved runs: the ``trained/<run_id>/`` layout, written atomically, listed, loaded, deleted.
+
+Layout of one run::
+
+    trained/<run_id>/
+        student/          the student in sentence-transformers format (``SentenceTransformer(path)``)
+        config.json       the DistillConfig that reproduces the run
+        metrics.json      {"teacher": {...}, "student_before": {...}, "student_after": {...}}
+        history.jsonl     one JSON object per step (loss, lr) or live evaluation
+        run.json          when, how long, sizes, versions, status
+        README.md         a model card
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from kdemo.config import DistillConfig
+from kdemo.errors import KdemoError
+from kdemo.languages import language_name
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+    from kdemo.distill import DistillResult
+
+logger = logging.getLogger(__name__)
+
+RUNS_DIR = Path(__file__).resolve().parent.parent / "trained"
+_ID_OK = re.compile(r"^[a-z0-9][a-z0-9._-]{0,79}$")
+
+
+def runs_dir() -> Path:
+    """The folder holding runs: ``$KDEMO_RUNS`` or ``trained/`` beside the package."""
+    return Path(os.environ.get("KDEMO_RUNS", RUNS_DIR)).expanduser().resolve()
+
+
+def sanitize_run_id(name: str) -> str:
+    """Lower-case letters, digits, ``.``, ``_`` and ``-`` only; never a path.
+
+    Example:
+        >>> sanitize_run_id("../My Run: de+fr")
+        'my-run-de-fr'
+    """
+    slug = re.sub(r"[^a-z0-9._-]+", "-", name.lower()).strip("-._")
+    slug = re.sub(r"\.{2,}", ".", slug)[:80].strip("-._")
+    return slug or "run"
+
+
+@dataclass(frozen=True)
+class RunLayout:
+    """Paths of one run folder, and the check that it is complete."""
+
+    root: Path
+
+    REQUIRED = ("student/modules.json", "config.json", "metrics.json", "history.jsonl", "run.json", "README.md")
+
+    @property
+    def run_id(self) -> str:
+        return self.root.name
+
+    @property
+    def student(self) -> Path:
+        return self.root / "student"
+
+    def file(self, name: str) -> Path:
+        return self.root / name
+
+    def missing(self) -> list[str]:
+        """Required files that are absent (empty when the run is valid)."""
+        return [name for name in self.REQUIRED if not (self.root / name).exists()]
+
+    def is_valid(self) -> bool:
+        """True when every required file is present."""
+        return not self.missing()
+
+
+def run_path(run_id: str) -> RunLayout:
+    """The layout of an existing or future run; ids that could escape ``trained/`` are refused."""
+    if not _ID_OK.match(run_id) or ".." in run_id:
+        raise KdemoError(f"{run_id!r} is not a valid run id (letters, digits, '.', '_' and '-' only).")
+    root = (runs_dir() / run_id).resolve()
+    if root.parent != runs_dir():
+        raise KdemoError(f"Run id {run_id!r} points outside {runs_dir()}.")
+    return RunLayout(root)
+
+
+def new_run_id(config: DistillConfig) -> str:
+    """A fresh, readable, unique id: date-time plus the run name or student."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    base = sanitize_run_id(f"{stamp}-{config.run_name or config.student.split('/')[-1]}")
+    candidate, n = base, 2
+    while (runs_dir() / candidate).exists():
+        candidate, n = f"{base}-{n}", n + 1
+    return candidate
+
+
+def save_run(result: DistillResult, run_id: str | None = None) -> RunLayout:
+    """Write a finished run atomically: built in a hidden temp folder, renamed at the end.
+
+    Example:
+        >>> layout = save_run(result)  # doctest: +SKIP
+        >>> layout.is_valid()
+        True
+    """
+    if result.cancelled:
+        raise KdemoError("A cancelled run is not saved; start a new one to get a student.")
+    run_id = run_id or new_run_id(result.config)
+    layout = run_path(run_id)
+    if layout.root.exists():
+        raise KdemoError(f"A run named {run_id!r} already exists; choose another name or delete it first.")
+    runs_dir().mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{run_id}.", dir=runs_dir()))
+    try:
+        result.student.save(str(tmp / "student"))
+        _write_json(tmp / "config.json", result.config.to_dict())
+        _write_json(tmp / "metrics.json", result.metrics)
+        with open(tmp / "history.jsonl", "w", encoding="utf-8") as f:
+            for row in result.history:
+                f.write(json.dumps(row) + "\n")
+        meta = {
+            "run_id": run_id,
+            "created": time.strftime("%Y-%m-%d %H:%M:%S"),
+            "status": "done",
+            "steps": result.steps,
+            "train_seconds": result.train_seconds,
+            **result.info,
+            "versions": _versions(),
+        }
+        _write_json(tmp / "run.json", meta)
+        (tmp / "README.md").write_text(model_card(run_id, result.config, result.metrics, meta), encoding="utf-8")
+        os.replace(tmp, layout.root)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    logger.info("saved run %s", layout.root)
+    return layout
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def _versions() -> dict[str, str]:
+    import sentence_transformers
+    import torch
+    import transformers
+
+    from kdemo import __version__
+
+    return {"kdemo": __version__, "torch": torch.__version__, "transformers": transformers.__version__,
+            "sentence_transformers": sentence_transformers.__version__}
+
+
+def list_runs() -> list[dict[str, Any]]:
+    """Summaries of valid runs, newest first; incomplete folders are skipped with a log line."""
+    root = runs_dir()
+    if not root.exists():
+        return []
+    rows = []
+    for folder in sorted(root.iterdir(), reverse=True):
+        if folder.name.startswith(".") or not folder.is_dir():
+            continue
+        layout = RunLayout(folder)
+        if not layout.is_valid():
+            logger.info("skipping %s: missing %s", folder.name, ", ".join(layout.missing()))
+            continue
+        try:
+            rows.append(run_summary(layout))
+        except (OSError, ValueError, KdemoError) as exc:
+            logger.warning("skipping %s: %s", folder.name, exc)
+    rows.sort(key=lambda r: (not r.get("demo", False), r.get("created", "")), reverse=False)
+    demo = [r for r in rows if r.get("demo")]
+    rest = sorted((r for r in rows if not r.get("demo")), key=lambda r: r.get("created", ""), reverse=True)
+    return demo + rest
+
+
+def run_summary(layout: RunLayout) -> dict[str, Any]:
+    """One run's headline facts for tables."""
+    config = json.loads(layout.file("config.json").read_text(encoding="utf-8"))
+    metrics = json.loads(layout.file("metrics.json").read_text(encoding="utf-8"))
+    meta = json.loads(layout.file("run.json").read_text(encoding="utf-8"))
+    after = metrics.get("student_after", {})
+    return {
+        "run_id": layout.run_id,
+        "created": meta.get("created", ""),
+        "demo": bool(meta.get("demo", False)),
+        "teacher": config.get("teacher", ""),
+        "student": config.get("student", ""),
+        "languages": ",".join(config.get("languages") or []) or "all",
+        "loss": config.get("loss", ""),
+        "budget": _budget_text(config),
+        "train_seconds": meta.get("train_seconds", 0),
+        "teacher_acc": metrics.get("teacher", {}).get("dev_mean_acc"),
+        "before_acc": metrics.get("student_before", {}).get("dev_mean_acc"),
+        "after_acc": after.get("dev_mean_acc"),
+    }
+
+
+def _budget_text(config: dict[str, Any]) -> str:
+    parts = []
+    if config.get("max_minutes"):
+        parts.append(f"{config['max_minutes']:g} min")
+    if config.get("max_steps"):
+        parts.append(f"{config['max_steps']} steps")
+    if config.get("epochs"):
+        parts.append(f"{config['epochs']:g} epochs")
+    return " / ".join(parts)
+
+
+def load_run_metrics(run_id: str) -> dict[str, dict[str, float]]:
+    """``metrics.json`` of a run."""
+    layout = _existing(run_id)
+    return json.loads(layout.file("metrics.json").read_text(encoding="utf-8"))
+
+
+def load_run_config(run_id: str) -> DistillConfig:
+    """The config a run was trained with."""
+    layout = _existing(run_id)
+    return DistillConfig.from_dict(json.loads(layout.file("config.json").read_text(encoding="utf-8")))
+
+
+def load_history(run_id: str) -> list[dict[str, Any]]:
+    """The run's step and evaluation records."""
+    layout = _existing(run_id)
+    lines = layout.file("history.jsonl").read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+def load_student(run_id: str) -> SentenceTransformer:
+    """The run's student as a ``SentenceTransformer``."""
+    from kdemo.models import load_sentence_transformer
+
+    return load_sentence_transformer(str(_existing(run_id).student))
+
+
+def delete_run(run_id: str) -> None:
+    """Remove a run folder; the demo run is protected."""
+    layout = _existing(run_id)
+    meta = json.loads(layout.file("run.json").read_text(encoding="utf-8"))
+    if meta.get("demo"):
+        raise KdemoError(f"{run_id} is the demo run that ships with kdemo; it cannot be deleted here.")
+    shutil.rmtree(layout.root)
+
+
+def zip_student(run_id: str, out_dir: Path) -> Path:
+    """A zip of the run's ``student/`` folder (a plain sentence-transformers model)."""
+    layout = _existing(run_id)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    base = out_dir / f"{run_id}-student"
+    return Path(shutil.make_archive(str(base), "zip", root_dir=layout.root, base_dir="student"))
+
+
+def _existing(run_id: str) -> RunLayout:
+    layout = run_path(run_id)
+    if not layout.root.exists():
+        raise KdemoError(f"No run named {run_id!r} in {runs_dir()}. `python -m kdemo runs` lists them.")
+    if not layout.is_valid():
+        raise KdemoError(f"Run {run_id!r} is incomplete (missing {', '.join(layout.missing())}).")
+    return layout
+
+
+def model_card(run_id: str, config: DistillConfig, metrics: dict[str, dict[str, float]], meta: dict[str, Any]) -> str:
+    """A README for the run: what it is, how to load it, how it was made, how it scored."""
+    from kdemo.evaluate import per_language_table
+
+    table = per_language_table({k: v for k, v in metrics.items() if v})
+    header = "| language | " + " | ".join(table.columns) + " |"
+    rule = "|---|" + "---|" * len(table.columns)
+    lines = [f"| {language_name(lang)} ({lang}) | " + " | ".join(f"{v:.1f}" for v in row) + " |" if lang != "mean" else
+             "| **mean** | " + " | ".join(f"**{v:.1f}**" for v in row) + " |" for lang, row in zip(table.index, table.values)]
+    langs = ", ".join(config.languages) or "all languages of the corpus"
+    return f"""# {run_id}
+
+A multilingual sentence-embedding student distilled with [kdemo](https://github.com/) from the English
+teacher `{config.teacher}` (Reimers & Gurevych 2020: student(en) ≈ teacher(en), student(xx) ≈ teacher(en)).
+
+```python
+from sentence_transformers import SentenceTransformer
+model = SentenceTransformer("trained/{run_id}/student")
+```
+
+## How it was made
+- student: `{config.student}`, loss `{config.loss}`, languages: {langs}, corpus `{config.corpus}`
+- budget: {_budget_text(config.to_dict())}; {meta.get('steps', 0)} steps in {meta.get('train_seconds', 0):.0f} s of training,
+  lr {config.lr:g}, batch {config.batch_size}, seed {config.seed}, warm start {'on' if config.warm_start else 'off'}
+- reproduce: `python -m kdemo train --config trained/{run_id}/config.json`
+
+## Translation retrieval on the dev split (%, both directions averaged)
+{header}
+{rule}
+{chr(10).join(lines)}
+"""

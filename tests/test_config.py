@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+import pytest
+
+from kdemo.config import DistillConfig
+from kdemo.errors import KdemoError
+
+
+def test_round_trip_keeps_every_field() -> None:
+    cfg = DistillConfig(languages=("de", "fr"), loss="mse+kd", max_minutes=None, max_steps=10, seed=7)
+    assert DistillConfig.from_dict(cfg.to_dict()) == cfg
+    assert cfg.to_dict()["languages"] == ["de", "fr"]
+
+
+def test_lists_become_tuples() -> None:
+    assert DistillConfig(languages=["de"]).languages == ("de",)
+
+
+@pytest.mark.parametrize(
+    ("changes", "fragment"),
+    [
+        ({"loss": "hinge"}, "loss must be one of"),
+        ({"max_minutes": None}, "set a budget"),
+        ({"max_steps": -1}, "max_steps must be positive"),
+        ({"lr": 0}, "lr is out of range"),
+        ({"batch_size": 1}, "batch_size is out of range"),
+        ({"kd_alpha": 1.5}, "kd_alpha is out of range"),
+        ({"teacher": " "}, "teacher is empty"),
+    ],
+)
+def test_invalid_settings_are_named(changes: dict, fragment: str) -> None:
+    with pytest.raises(KdemoError, match=fragment):
+        DistillConfig(**changes)
+
+
+def test_unknown_keys_are_refused() -> None:
+    data = DistillConfig().to_dict() | {"learning_rate": 1e-3}
+    with pytest.raises(KdemoError, match="Unknown config keys: learning_rate"):
+        DistillConfig.from_dict(data)
