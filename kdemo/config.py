@@ -41,7 +41,7 @@ class DistillConfig:
     warmup: float = 0.1
     weight_decay: float = 0.01
     batch_size: int = 32
-    max_seq_length: int = 64
+    max_seq_length: int = 128
     eval_every: int = 40
     eval_sentences: int = 100
     dev_fraction: float = 0.15

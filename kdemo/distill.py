@@ -22,7 +22,7 @@ import numpy as np
 
 from kdemo.config import DistillConfig
 from kdemo.errors import KdemoError
-from kdemo.evaluate import embed_corpus, translation_metrics
+from kdemo.evaluate import embed_corpus, retrieval_matrix, translation_metrics
 
 if TYPE_CHECKING:
     import torch
@@ -74,6 +74,7 @@ class DistillResult:
     config: DistillConfig
     metrics: dict[str, dict[str, float]]
     history: list[dict[str, Any]]
+    matrices: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
     cancelled: bool = False
     steps: int = 0
     train_seconds: float = 0.0
@@ -171,12 +172,19 @@ def distill_from_models(
     live_targets = dev_targets[: len(live)]
 
     metrics: dict[str, dict[str, float]] = {}
+    matrices: dict[str, dict[str, dict[str, float]]] = {}
     history: list[dict[str, Any]] = []
     if _rank() == 0:
         callbacks.status("Evaluating the teacher on the dev split")
-        metrics["teacher"] = _teacher_metrics(teacher, teacher_key, dev, dev_targets)
-        callbacks.status("Evaluating the student before training")
-        metrics["student_before"] = translation_metrics(embed_corpus(student, dev), dev_targets)
+        teacher_dev = _teacher_dev_embeddings(teacher, teacher_key, dev, dev_targets)
+        metrics["teacher"] = translation_metrics(teacher_dev, dev_targets)
+        matrices["teacher"] = retrieval_matrix(teacher_dev).to_dict()
+        if _same_weights(teacher, student) and _fits(dev, min(teacher.max_seq_length, student.max_seq_length), student):
+            # An exact copy of the teacher scores exactly what the teacher scores; skip re-encoding.
+            metrics["student_before"] = dict(metrics["teacher"])
+        else:
+            callbacks.status("Evaluating the student before training")
+            metrics["student_before"] = translation_metrics(embed_corpus(student, dev), dev_targets)
 
     info: dict[str, Any] = {"teacher_targets_cached": cache_hit, "train_rows": len(train), "dev_rows": len(dev)}
     if config.warm_start and not _is_teacher_derived(config.student):
@@ -246,14 +254,16 @@ def distill_from_models(
     student.eval()
     if _rank() == 0 and not cancelled:
         callbacks.status("Evaluating the trained student on the dev split")
-        metrics["student_after"] = translation_metrics(embed_corpus(student, dev), dev_targets)
+        student_dev = embed_corpus(student, dev)
+        metrics["student_after"] = translation_metrics(student_dev, dev_targets)
+        matrices["student_after"] = retrieval_matrix(student_dev).to_dict()
     student.to("cpu")
     info.update(epochs=round(examples / max(len(texts), 1), 3), examples=examples)
-    return DistillResult(student, config, metrics, history, cancelled, step, round(train_time, 2), info)
+    return DistillResult(student, config, metrics, history, matrices, cancelled, step, round(train_time, 2), info)
 
 
-def _teacher_metrics(teacher: SentenceTransformer, teacher_key: str | None, dev: ParallelCorpus, dev_targets: np.ndarray) -> dict[str, float]:
-    """The teacher's own dev metrics; its translations' embeddings are cached like its targets."""
+def _teacher_dev_embeddings(teacher: SentenceTransformer, teacher_key: str | None, dev: ParallelCorpus, dev_targets: np.ndarray) -> dict[str, np.ndarray]:
+    """The teacher's dev embeddings per language; its translations are cached like its targets."""
     from kdemo.models import encode
 
     embeddings = {"en": dev_targets}
@@ -263,7 +273,7 @@ def _teacher_metrics(teacher: SentenceTransformer, teacher_key: str | None, dev:
             embeddings[lang] = teacher_embeddings(teacher, teacher_key, texts, tag=lang)[0]
         else:
             embeddings[lang] = encode(teacher, texts)
-    return translation_metrics(embeddings, dev_targets)
+    return embeddings
 
 
 def warm_start(student: SentenceTransformer, english: list[str], targets: np.ndarray) -> tuple[SentenceTransformer, dict[str, float]]:
@@ -311,6 +321,23 @@ def make_loss_for(config: DistillConfig) -> torch.nn.Module:
     from kdemo.losses import make_loss
 
     return make_loss(config.loss, config.temperature, config.kd_temperature, config.kd_alpha)
+
+
+def _same_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:
+    """True when two models have identical architectures and parameters (a teacher-copy student)."""
+    import torch
+
+    pa, pb = list(a.state_dict().items()), list(b.state_dict().items())
+    return len(pa) == len(pb) and all(ka == kb and va.shape == vb.shape and torch.equal(va, vb) for (ka, va), (kb, vb) in zip(pa, pb))
+
+
+def _fits(corpus: ParallelCorpus, max_tokens: int, model: SentenceTransformer) -> bool:
+    """True when no text of the corpus is truncated at ``max_tokens``."""
+    tokenizer = getattr(model[0], "tokenizer", None)
+    if tokenizer is None:
+        return False
+    texts = [t for column in corpus.texts.values() for t in column]
+    return max(len(ids) for ids in tokenizer(texts)["input_ids"]) <= max_tokens
 
 
 def _is_teacher_derived(student_spec: str) -> bool:

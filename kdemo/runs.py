@@ -6,6 +6,7 @@ Layout of one run::
         student/          the student in sentence-transformers format (``SentenceTransformer(path)``)
         config.json       the DistillConfig that reproduces the run
         metrics.json      {"teacher": {...}, "student_before": {...}, "student_after": {...}}
+        retrieval.json    language x language retrieval accuracy on the dev split, teacher and student
         history.jsonl     one JSON object per step (loss, lr) or live evaluation
         run.json          when, how long, sizes, versions, status
         README.md         a model card
@@ -29,6 +30,7 @@ from kdemo.errors import KdemoError
 from kdemo.languages import language_name
 
 if TYPE_CHECKING:
+    import pandas as pd
     from sentence_transformers import SentenceTransformer
 
     from kdemo.distill import DistillResult
@@ -62,7 +64,7 @@ class RunLayout:
 
     root: Path
 
-    REQUIRED = ("student/modules.json", "config.json", "metrics.json", "history.jsonl", "run.json", "README.md")
+    REQUIRED = ("student/modules.json", "config.json", "metrics.json", "retrieval.json", "history.jsonl", "run.json", "README.md")
 
     @property
     def run_id(self) -> str:
@@ -124,6 +126,7 @@ def save_run(result: DistillResult, run_id: str | None = None) -> RunLayout:
         result.student.save(str(tmp / "student"))
         _write_json(tmp / "config.json", result.config.to_dict())
         _write_json(tmp / "metrics.json", result.metrics)
+        _write_json(tmp / "retrieval.json", result.matrices)
         with open(tmp / "history.jsonl", "w", encoding="utf-8") as f:
             for row in result.history:
                 f.write(json.dumps(row) + "\n")
@@ -227,6 +230,15 @@ def load_run_config(run_id: str) -> DistillConfig:
     """The config a run was trained with."""
     layout = _existing(run_id)
     return DistillConfig.from_dict(json.loads(layout.file("config.json").read_text(encoding="utf-8")))
+
+
+def load_retrieval(run_id: str) -> dict[str, pd.DataFrame]:
+    """Language x language retrieval matrices of a run ({"teacher": ..., "student_after": ...})."""
+    import pandas as pd
+
+    layout = _existing(run_id)
+    data = json.loads(layout.file("retrieval.json").read_text(encoding="utf-8"))
+    return {name: pd.DataFrame(matrix) for name, matrix in data.items()}
 
 
 def load_history(run_id: str) -> list[dict[str, Any]]:
