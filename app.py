@@ -212,7 +212,7 @@ def build_demo() -> gr.Blocks:
                     with gr.Column(scale=1, min_width=320):
                         t_teacher = gr.Dropdown([DEFAULT_TEACHER], value=DEFAULT_TEACHER, allow_custom_value=True, label="Teacher",
                                                 info="Offline default; any sentence-transformers id or folder when online.")
-                        t_student = gr.Dropdown(list(STUDENT_CHOICES[:3]), value=defaults.student, allow_custom_value=True,
+                        t_student = gr.Dropdown(list(STUDENT_CHOICES), value=defaults.student, allow_custom_value=True,
                                                 label="Student", info="teacher-copy, compact:K (K layers), me5-small, or an encoder id/folder")
                         t_corpus = gr.Radio(["Built-in", "Upload", "datasets id"], value="Built-in", label="Corpus")
                         t_upload = gr.File(label="TSV / CSV / JSONL with a header of language codes", file_types=[".tsv", ".csv", ".jsonl", ".txt"],
@@ -225,7 +225,7 @@ def build_demo() -> gr.Blocks:
                         with gr.Accordion("Advanced", open=False):
                             t_loss = gr.Radio(list(LOSSES), value=defaults.loss, label="Loss",
                                               info="mse: match the teacher's vectors · kd: match its in-batch similarities (Hinton KD) · both")
-                            t_lr = gr.Number(value=defaults.lr, label="Learning rate")
+                            t_lr = gr.Number(value=None, label="Learning rate (empty: the default for the student)")
                             t_batch = gr.Slider(8, 128, value=defaults.batch_size, step=8, label="Batch size")
                             t_seed = gr.Number(value=defaults.seed, precision=0, label="Seed")
                             t_warm = gr.Checkbox(value=defaults.warm_start, label="Warm start (ridge map to the teacher's space; not needed for teacher copies)")

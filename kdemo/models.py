@@ -103,8 +103,13 @@ def _load_hint(name: str, exc: Exception) -> str:
     )
 
 
-def build_student(spec: str, teacher: SentenceTransformer, max_seq_length: int = 128) -> SentenceTransformer:
+def build_student(spec: str, teacher: SentenceTransformer, max_seq_length: int = 128, train_texts: list[str] | None = None,
+                  extend_vocab: int = 0, seed: int = 0) -> SentenceTransformer:
     """Create the student named by ``spec``; its output has the teacher's width and normalisation.
+
+    ``train_texts`` (every sentence of the training corpus, all languages) is needed by the
+    from-scratch student (it trains its tokenizer on them) and by ``extend_vocab`` (new subword
+    tokens learned from them).
 
     Example:
         >>> student = build_student("compact:3", load_teacher())
@@ -120,14 +125,32 @@ def build_student(spec: str, teacher: SentenceTransformer, max_seq_length: int =
         from kdemo.me5 import ensure_me5_small
 
         student = load_sentence_transformer(str(ensure_me5_small()))
-    elif spec == "scratch" or spec.startswith("scratch:"):
-        raise KdemoError("The from-scratch student is not available in this version; choose teacher-copy or me5-small.")
+    elif spec == "scratch":
+        student = _scratch_student(teacher, train_texts, max_seq_length, seed)
     else:
         student = _encoder_student(spec)
+    if extend_vocab:
+        from kdemo.vocab import extend_vocabulary
+
+        if not train_texts:
+            raise KdemoError("Extending the vocabulary needs the training texts.")
+        extend_vocabulary(student, train_texts, extend_vocab, seed=seed)
     student = fit_head(student, teacher)
     student.max_seq_length = max_seq_length
     student.train()
     return student
+
+
+def _scratch_student(teacher: SentenceTransformer, train_texts: list[str] | None, max_seq_length: int, seed: int) -> SentenceTransformer:
+    import tempfile
+
+    from kdemo.scratch import build_scratch_student
+
+    if not train_texts:
+        raise KdemoError("The from-scratch student trains its tokenizer on the corpus; no training texts were given.")
+    workdir = Path(tempfile.mkdtemp(prefix="kdemo-scratch-", dir=cache_dir()))
+    return build_scratch_student(train_texts, teacher.get_embedding_dimension(), _has_normalize(teacher), workdir,
+                                 max_seq_length=max_seq_length, seed=seed)
 
 
 def _compact_copy(teacher: SentenceTransformer, spec: str) -> SentenceTransformer:

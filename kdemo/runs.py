@@ -10,6 +10,10 @@ Layout of one run::
         history.jsonl     one JSON object per step (loss, lr) or live evaluation
         run.json          when, how long, sizes, versions, status
         README.md         a model card
+
+A run may hold ``student-delta/`` instead of ``student/``: the student stored as its difference to
+a base model an installed package ships (see ``kdemo.compact``); ``student/`` is rebuilt from it on
+first use. The demo run in the repository is stored that way.
 """
 
 from __future__ import annotations
@@ -64,7 +68,7 @@ class RunLayout:
 
     root: Path
 
-    REQUIRED = ("student/modules.json", "config.json", "metrics.json", "retrieval.json", "history.jsonl", "run.json", "README.md")
+    REQUIRED = ("config.json", "metrics.json", "retrieval.json", "history.jsonl", "run.json", "README.md")
 
     @property
     def run_id(self) -> str:
@@ -74,12 +78,19 @@ class RunLayout:
     def student(self) -> Path:
         return self.root / "student"
 
+    @property
+    def packed(self) -> Path:
+        return self.root / "student-delta"
+
     def file(self, name: str) -> Path:
         return self.root / name
 
     def missing(self) -> list[str]:
         """Required files that are absent (empty when the run is valid)."""
-        return [name for name in self.REQUIRED if not (self.root / name).exists()]
+        missing = [name for name in self.REQUIRED if not (self.root / name).exists()]
+        if not (self.student / "modules.json").exists() and not (self.packed / "base.json").exists():
+            missing.insert(0, "student/modules.json")
+        return missing
 
     def is_valid(self) -> bool:
         """True when every required file is present."""
@@ -248,11 +259,37 @@ def load_history(run_id: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in lines if line.strip()]
 
 
+def student_folder(run_id: str) -> Path:
+    """The run's plain sentence-transformers folder, rebuilt from ``student-delta/`` if needed."""
+    from kdemo.compact import unpack_student
+
+    layout = _existing(run_id)
+    if not (layout.student / "modules.json").exists():
+        unpack_student(layout.packed, layout.student)
+    return layout.student
+
+
 def load_student(run_id: str) -> SentenceTransformer:
     """The run's student as a ``SentenceTransformer``."""
     from kdemo.models import load_sentence_transformer
 
-    return load_sentence_transformer(str(_existing(run_id).student))
+    return load_sentence_transformer(str(student_folder(run_id)))
+
+
+def pack_run(run_id: str) -> Path:
+    """Replace a run's ``student/`` by ``student-delta/`` (its difference to the base package model)."""
+    from kdemo.compact import pack_student
+
+    layout = _existing(run_id)
+    config = load_run_config(run_id)
+    bases = {"teacher-copy": config.teacher, "me5-small": "me5-small"}
+    if config.student not in bases:
+        raise KdemoError(f"Only teacher-copy and me5-small students can be packed (this run has {config.student}).")
+    if layout.packed.exists():
+        raise KdemoError(f"{run_id} is packed already.")
+    pack_student(layout.student, bases[config.student], layout.packed)
+    shutil.rmtree(layout.student)
+    return layout.packed
 
 
 def delete_run(run_id: str) -> None:
@@ -267,6 +304,7 @@ def delete_run(run_id: str) -> None:
 def zip_student(run_id: str, out_dir: Path) -> Path:
     """A zip of the run's ``student/`` folder (a plain sentence-transformers model)."""
     layout = _existing(run_id)
+    student_folder(run_id)
     out_dir.mkdir(parents=True, exist_ok=True)
     base = out_dir / f"{run_id}-student"
     return Path(shutil.make_archive(str(base), "zip", root_dir=layout.root, base_dir="student"))

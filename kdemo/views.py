@@ -242,7 +242,7 @@ def config_from_form(teacher: str, student: str, corpus_choice: str, upload: str
         budget_fields["max_steps"] = int(budget)
     return DistillConfig(teacher=(teacher or DEFAULT_TEACHER).strip(), student=(student or "teacher-copy").strip(),
                          corpus=corpus, languages=tuple(languages) if corpus == "builtin" else (), loss=loss,
-                         lr=float(lr), batch_size=int(batch_size), seed=int(seed), warm_start=bool(warm_start),
+                         lr=float(lr) if lr not in (None, "") and float(lr) > 0 else None, batch_size=int(batch_size), seed=int(seed), warm_start=bool(warm_start),
                          run_name=(name or "").strip(), **budget_fields)
 
 
