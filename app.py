@@ -16,7 +16,7 @@ from typing import Any
 
 import gradio as gr
 
-from kdemo import views
+from kdemo import views, viz
 from kdemo.config import DEFAULT_TEACHER, LOSSES, DistillConfig
 from kdemo.errors import KdemoError
 from kdemo.jobs import TrainingManager
@@ -87,11 +87,16 @@ def on_neighbours(comparison, choice, k):
 
 @friendly
 def on_start(teacher, student, corpus_choice, upload, hf_id, languages, budget_kind, budget, lr, batch_size, loss, seed,
-             warm_start, name, request: gr.Request):
+             warm_start, extend, name, request: gr.Request):
     config = views.config_from_form(teacher, student, corpus_choice, upload, hf_id, languages, budget_kind, budget, lr,
-                                    batch_size, loss, seed, warm_start, name)
+                                    batch_size, loss, seed, warm_start, name, extend)
     TRAINER.start(config, _viewer(request))
     gr.Info("Training started. The curves update every second.")
+
+
+@friendly
+def on_coverage(student, extend, languages):
+    return views.tokenizer_coverage(student, int(extend or 0), list(languages or []))
 
 
 @friendly
@@ -110,8 +115,8 @@ def on_tick(last_version: int, last_state: str, request: gr.Request):
     mine = snap.owner == viewer
     return (
         views.progress_html(snap, viewer),
-        views.viz.loss_curve(snap.history),
-        views.viz.live_retrieval(snap.history),
+        viz.loss_curve(snap.history),
+        viz.live_retrieval(snap.history),
         views.result_table(snap.metrics) if snap.metrics.get("student_after") else gr.skip(),
         views.result_figure(snap.metrics) if snap.metrics.get("student_after") else gr.skip(),
         gr.update(interactive=not snap.busy),
@@ -229,6 +234,8 @@ def build_demo() -> gr.Blocks:
                             t_batch = gr.Slider(8, 128, value=defaults.batch_size, step=8, label="Batch size")
                             t_seed = gr.Number(value=defaults.seed, precision=0, label="Seed")
                             t_warm = gr.Checkbox(value=defaults.warm_start, label="Warm start (ridge map to the teacher's space; not needed for teacher copies)")
+                            t_extend = gr.Slider(0, 8000, value=0, step=500, label="Extend the vocabulary by N learned tokens (0 = off)",
+                                                 info="For WordPiece students such as teacher-copy: fewer [UNK] and shorter pieces for ru, ar, zh, ja.")
                             t_name = gr.Textbox(label="Run name (optional)")
                         with gr.Row():
                             t_start = gr.Button("Start", variant="primary", elem_id="start-btn")
@@ -240,6 +247,9 @@ def build_demo() -> gr.Blocks:
                             t_live_plot = gr.Plot(label="Dev retrieval", elem_id="live-plot")
                         t_result = gr.Dataframe(label="Before → after: translation retrieval on the test split (%)", elem_id="result-table")
                         t_result_plot = gr.Plot(label="Before → after")
+                        with gr.Accordion("Tokenizer coverage of the chosen student", open=False):
+                            t_cov_btn = gr.Button("Show [UNK] rate and pieces per word (with and without the extension)")
+                            t_cov = gr.Dataframe(elem_id="coverage-table")
                 version = gr.State(-1)
                 job_state = gr.State("")
                 timer = gr.Timer(1.0)
@@ -281,7 +291,8 @@ def build_demo() -> gr.Blocks:
         t_corpus.change(lambda c: (gr.update(visible=c == "Upload"), gr.update(visible=c == "datasets id"),
                                    gr.update(visible=c == "Built-in")), t_corpus, [t_upload, t_hf, t_langs])
         t_start.click(on_start, [t_teacher, t_student, t_corpus, t_upload, t_hf, t_langs, t_budget_kind, t_budget, t_lr, t_batch,
-                                 t_loss, t_seed, t_warm, t_name], None, concurrency_limit=1)
+                                 t_loss, t_seed, t_warm, t_extend, t_name], None, concurrency_limit=1)
+        t_cov_btn.click(on_coverage, [t_student, t_extend, t_langs], t_cov, concurrency_limit=1)
         t_cancel.click(on_cancel, None, None)
         timer.tick(on_tick, [version, job_state], [t_status, t_loss_plot, t_live_plot, t_result, t_result_plot, t_start, t_cancel,
                                                    version, job_state, c_run], show_progress="hidden")

@@ -53,7 +53,7 @@ RECIPES: dict[str, tuple[dict, bool]] = {
     "me5-kd": ({"student": "me5-small", "loss": "mse+kd", "lr": 5e-5, "warm_start": True}, True),
     "me5-cold": ({"student": "me5-small", "loss": "mse", "lr": 5e-5, "warm_start": False}, True),
     "me5-raw": ({"student": "me5-small", "warm_start": False}, False),
-    "scratch": ({"student": "scratch", "loss": "mse", "lr": 1e-3, "warm_start": False}, True),
+    "scratch": ({"student": "scratch", "loss": "mse", "lr": 5e-4, "warm_start": False}, True),
     "vocab": ({"student": "teacher-copy", "loss": "mse", "lr": 2e-4, "extend_vocab": 5000}, True),
 }
 
@@ -119,7 +119,8 @@ def run_recipe(name: str, minutes: float, train: ParallelCorpus, test: ParallelC
     if name == "teacher":
         model, info = teacher, {}
     elif do_train:
-        student = build_student(config.student, teacher, config.max_seq_length, train_texts=_all_texts(train), extend_vocab=config.extend_vocab)
+        student = build_student(config.student, teacher, config.max_seq_length, corpus=train, extend_vocab=config.extend_vocab,
+                                seed=config.seed)
         result = distill_from_models(teacher, student, train, test, config, teacher_key=config.teacher)
         model, info = result.student, {"steps": result.steps, "train_seconds": result.train_seconds, **result.info}
     else:
@@ -130,10 +131,6 @@ def run_recipe(name: str, minutes: float, train: ParallelCorpus, test: ParallelC
     info["wall_seconds"] = round(time.perf_counter() - started, 1)
     info["parameters"] = parameter_count(model)
     return {"recipe": name, "config": config.to_dict(), "info": info, "metrics": score(model, teacher, test, news, sts)}
-
-
-def _all_texts(corpus: ParallelCorpus) -> list[str]:
-    return [t for column in corpus.texts.values() for t in column]
 
 
 def markdown(results: list[dict], minutes: float, ntrex_rows: int) -> str:

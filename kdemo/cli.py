@@ -52,9 +52,15 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--corpus", default="builtin")
     evaluate.add_argument("--languages", help="comma-separated ISO codes")
 
+    tokens = sub.add_parser("tokens", help="tokenizer coverage per language ([UNK] rate, pieces per word), before/after --extend")
+    tokens.add_argument("--student", default="teacher-copy", help="a student spec or a run id")
+    tokens.add_argument("--extend", type=int, default=0, help="also show the coverage after adding this many learned tokens")
+    tokens.add_argument("--languages", help="comma-separated ISO codes")
+
     sub.add_parser("runs", help="list saved runs")
     pack = sub.add_parser("pack", help="store a run's student as its difference to the base package model (for git)")
     pack.add_argument("run")
+    pack.add_argument("--demo", metavar="DEMO_ID", help="also rename to DEMO_ID (demo-...) and mark it as the shipped demo run")
     delete = sub.add_parser("delete", help="delete a saved run")
     delete.add_argument("run")
     return parser
@@ -162,12 +168,20 @@ def cmd_runs(_: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tokens(args: argparse.Namespace) -> int:
+    from kdemo.views import tokenizer_coverage
+
+    languages = [c.strip() for c in (args.languages or "").split(",") if c.strip()]
+    print(tokenizer_coverage(args.student, args.extend, languages).to_string(index=False))
+    return 0
+
+
 def cmd_pack(args: argparse.Namespace) -> int:
     from kdemo.compact import folder_size
     from kdemo.runs import pack_run
 
-    packed = pack_run(args.run)
-    print(f"Packed {args.run}: student-delta/ is {folder_size(packed) / 1e6:.1f} MB; student/ is rebuilt on first use.")
+    packed = pack_run(args.run, args.demo)
+    print(f"Packed {packed.parent.name}: student-delta/ is {folder_size(packed) / 1e6:.1f} MB; student/ is rebuilt on first use.")
     return 0
 
 
@@ -195,8 +209,9 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; a ``KdemoError`` becomes a one-line message and exit code 2."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("kdemo").setLevel(logging.INFO if os.environ.get("KDEMO_VERBOSE") else logging.WARNING)
+    logging.getLogger("transformers").setLevel(logging.ERROR)  # "sequence longer than max length" when only counting tokens
     args = build_parser().parse_args(argv)
-    commands = {"train": cmd_train, "eval": cmd_eval, "runs": cmd_runs, "pack": cmd_pack, "delete": cmd_delete}
+    commands = {"train": cmd_train, "eval": cmd_eval, "runs": cmd_runs, "tokens": cmd_tokens, "pack": cmd_pack, "delete": cmd_delete}
     try:
         return commands[args.command](args)
     except KdemoError as exc:

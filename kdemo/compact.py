@@ -10,7 +10,8 @@ rebuilds a plain sentence-transformers folder from it. Layout of a packed studen
     student-delta/
         base.json          {"base": "me5-small", "from_base": [...files copied from the base...]}
         delta.safetensors  float16 differences (or full tensors) for model.safetensors
-        <other files>      files that differ from the base (module configs, the Dense layer, ...)
+        <other files>      files that differ from the base (module configs, the Dense layer, ...);
+                           a JSON file that differs in a few top-level keys is stored as a patch in base.json
 """
 
 from __future__ import annotations
@@ -67,7 +68,8 @@ def pack_student(student_dir: Path, base: str, out_dir: Path) -> Path:
         packed[_DROPPED + name] = torch.zeros(1, dtype=torch.float16)
     out_dir.mkdir(parents=True, exist_ok=False)
     save_file(packed, str(out_dir / DELTA))
-    from_base = []
+    from_base: list[str] = []
+    patches: dict[str, dict] = {}
     for path in sorted(p for p in student_dir.rglob("*") if p.is_file()):
         rel = path.relative_to(student_dir).as_posix()
         if rel == WEIGHTS:
@@ -75,11 +77,31 @@ def pack_student(student_dir: Path, base: str, out_dir: Path) -> Path:
         twin = base_dir / rel
         if twin.is_file() and filecmp.cmp(path, twin, shallow=False):
             from_base.append(rel)
+        elif twin.is_file() and (patch := _json_patch(twin, path)) is not None:
+            # e.g. tokenizer.json (17 MB) differing only in its truncation and padding settings
+            from_base.append(rel)
+            patches[rel] = patch
         else:
             (out_dir / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, out_dir / rel)
-    (out_dir / "base.json").write_text(json.dumps({"base": base, "from_base": from_base}, indent=2) + "\n", encoding="utf-8")
+    meta = {"base": base, "from_base": from_base, "json_patches": patches}
+    (out_dir / "base.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return out_dir
+
+
+def _json_patch(base_file: Path, new_file: Path) -> dict | None:
+    """Top-level keys to set (``set``) and drop (``drop``) to turn one JSON object into another, if small."""
+    if base_file.suffix != ".json":
+        return None
+    try:
+        old = json.loads(base_file.read_text(encoding="utf-8"))
+        new = json.loads(new_file.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(old, dict) or not isinstance(new, dict):
+        return None
+    patch = {"set": {k: v for k, v in new.items() if old.get(k, object()) != v}, "drop": sorted(set(old) - set(new))}
+    return patch if len(json.dumps(patch)) < 100_000 else None
 
 
 def unpack_student(packed_dir: Path, out_dir: Path) -> Path:
@@ -102,6 +124,10 @@ def unpack_student(packed_dir: Path, out_dir: Path) -> Path:
         for rel in meta["from_base"]:
             (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(base_dir / rel, tmp / rel)
+        for rel, patch in meta.get("json_patches", {}).items():
+            data = json.loads((tmp / rel).read_text(encoding="utf-8"))
+            data = {k: v for k, v in data.items() if k not in patch["drop"]} | patch["set"]
+            (tmp / rel).write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
         for path in packed_dir.rglob("*"):
             rel = path.relative_to(packed_dir).as_posix()
             if path.is_file() and rel not in ("base.json", DELTA):

@@ -14,7 +14,7 @@ LOSSES = ("mse", "kd", "mse+kd")
 # Learning rates that worked for each kind of student in bench/recipes.py (2 CPU cores, minutes of
 # training): a pretrained multilingual encoder starting from the warm start needs a gentle rate; a
 # copy of the English teacher has to move further; a random model further still.
-DEFAULT_LR = {"me5-small": 5e-5, "teacher-copy": 2e-4, "compact": 2e-4, "scratch": 1e-3, "other": 5e-5}
+DEFAULT_LR = {"me5-small": 5e-5, "teacher-copy": 2e-4, "compact": 2e-4, "scratch": 5e-4, "other": 5e-5}
 
 
 def default_student() -> str:

@@ -103,8 +103,7 @@ def distill(config: DistillConfig, callbacks: Callbacks | None = None) -> Distil
     teacher = load_teacher(config.teacher)
     callbacks.status(f"Building student {config.student}")
     seed_everything(config.seed)  # a new projection head is randomly initialised
-    texts = [t for column in train.texts.values() for t in column]
-    student = build_student(config.student, teacher, config.max_seq_length, train_texts=texts,
+    student = build_student(config.student, teacher, config.max_seq_length, corpus=train,
                             extend_vocab=config.extend_vocab, seed=config.seed)
     return distill_from_models(teacher, student, train, dev, config, callbacks, teacher_key=config.teacher)
 

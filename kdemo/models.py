@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     import numpy as np
     from sentence_transformers import SentenceTransformer
 
+    from kdemo.data import ParallelCorpus
+
 logger = logging.getLogger(__name__)
 
 OFFLINE_ALIASES = {DEFAULT_TEACHER, "all-MiniLM-L6-v2", "teacher", "default"}
@@ -103,13 +105,13 @@ def _load_hint(name: str, exc: Exception) -> str:
     )
 
 
-def build_student(spec: str, teacher: SentenceTransformer, max_seq_length: int = 128, train_texts: list[str] | None = None,
+def build_student(spec: str, teacher: SentenceTransformer, max_seq_length: int = 128, corpus: ParallelCorpus | None = None,
                   extend_vocab: int = 0, seed: int = 0) -> SentenceTransformer:
     """Create the student named by ``spec``; its output has the teacher's width and normalisation.
 
-    ``train_texts`` (every sentence of the training corpus, all languages) is needed by the
-    from-scratch student (it trains its tokenizer on them) and by ``extend_vocab`` (new subword
-    tokens learned from them).
+    ``corpus`` (the training split) is needed by the from-scratch student, which trains its
+    tokenizer on every sentence, and by ``extend_vocab``, which adds that many subword tokens
+    learned from the translations while keeping the English tokenization unchanged.
 
     Example:
         >>> student = build_student("compact:3", load_teacher())
@@ -126,30 +128,33 @@ def build_student(spec: str, teacher: SentenceTransformer, max_seq_length: int =
 
         student = load_sentence_transformer(str(ensure_me5_small()))
     elif spec == "scratch":
-        student = _scratch_student(teacher, train_texts, max_seq_length, seed)
+        student = _scratch_student(teacher, corpus, max_seq_length, seed)
     else:
         student = _encoder_student(spec)
     if extend_vocab:
         from kdemo.vocab import extend_vocabulary
 
-        if not train_texts:
-            raise KdemoError("Extending the vocabulary needs the training texts.")
-        extend_vocabulary(student, train_texts, extend_vocab, seed=seed)
+        if corpus is None:
+            raise KdemoError("Extending the vocabulary needs the training corpus.")
+        translations = [t for lang in corpus.languages for t in corpus.texts[lang]]
+        info = extend_vocabulary(student, translations, extend_vocab, seed=seed, keep_unchanged=corpus.texts["en"])
+        logger.info("vocabulary extended by %d tokens (%d were [UNK] before)", info["added"], info["fixes_unk"])
     student = fit_head(student, teacher)
     student.max_seq_length = max_seq_length
     student.train()
     return student
 
 
-def _scratch_student(teacher: SentenceTransformer, train_texts: list[str] | None, max_seq_length: int, seed: int) -> SentenceTransformer:
+def _scratch_student(teacher: SentenceTransformer, corpus: ParallelCorpus | None, max_seq_length: int, seed: int) -> SentenceTransformer:
     import tempfile
 
     from kdemo.scratch import build_scratch_student
 
-    if not train_texts:
-        raise KdemoError("The from-scratch student trains its tokenizer on the corpus; no training texts were given.")
+    if corpus is None:
+        raise KdemoError("The from-scratch student trains its tokenizer on the corpus; no corpus was given.")
+    texts = [t for column in corpus.texts.values() for t in column]
     workdir = Path(tempfile.mkdtemp(prefix="kdemo-scratch-", dir=cache_dir()))
-    return build_scratch_student(train_texts, teacher.get_embedding_dimension(), _has_normalize(teacher), workdir,
+    return build_scratch_student(texts, teacher.get_embedding_dimension(), _has_normalize(teacher), workdir,
                                  max_seq_length=max_seq_length, seed=seed)
 
 

@@ -192,10 +192,8 @@ def list_runs() -> list[dict[str, Any]]:
             rows.append(run_summary(layout))
         except (OSError, ValueError, KdemoError) as exc:
             logger.warning("skipping %s: %s", folder.name, exc)
-    rows.sort(key=lambda r: (not r.get("demo", False), r.get("created", "")), reverse=False)
-    demo = [r for r in rows if r.get("demo")]
-    rest = sorted((r for r in rows if not r.get("demo")), key=lambda r: r.get("created", ""), reverse=True)
-    return demo + rest
+    rows.sort(key=lambda r: r["created"], reverse=True)
+    return [r for r in rows if r["demo"]] + [r for r in rows if not r["demo"]]
 
 
 def run_summary(layout: RunLayout) -> dict[str, Any]:
@@ -276,8 +274,12 @@ def load_student(run_id: str) -> SentenceTransformer:
     return load_sentence_transformer(str(student_folder(run_id)))
 
 
-def pack_run(run_id: str) -> Path:
-    """Replace a run's ``student/`` by ``student-delta/`` (its difference to the base package model)."""
+def pack_run(run_id: str, demo_id: str | None = None) -> Path:
+    """Replace a run's ``student/`` by ``student-delta/`` (its difference to the base package model).
+
+    With ``demo_id`` (which must start with ``demo-``) the run is also renamed and marked as the
+    demo run that ships in the repository: listed first, opened by Compare, never deleted by the UI.
+    """
     from kdemo.compact import pack_student
 
     layout = _existing(run_id)
@@ -289,6 +291,16 @@ def pack_run(run_id: str) -> Path:
         raise KdemoError(f"{run_id} is packed already.")
     pack_student(layout.student, bases[config.student], layout.packed)
     shutil.rmtree(layout.student)
+    if demo_id:
+        if not demo_id.startswith("demo-"):
+            raise KdemoError("A demo run's id must start with 'demo-' (that is what .gitignore lets through).")
+        target = run_path(demo_id)
+        meta = json.loads(layout.file("run.json").read_text(encoding="utf-8"))
+        _write_json(layout.file("run.json"), meta | {"demo": True, "run_id": demo_id, "trained_as": run_id})
+        card = layout.file("README.md").read_text(encoding="utf-8").replace(run_id, demo_id)
+        layout.file("README.md").write_text(card, encoding="utf-8")
+        os.replace(layout.root, target.root)
+        layout = target
     return layout.packed
 
 
@@ -331,7 +343,7 @@ def model_card(run_id: str, config: DistillConfig, metrics: dict[str, dict[str, 
     langs = ", ".join(config.languages) or "all languages of the corpus"
     return f"""# {run_id}
 
-A multilingual sentence-embedding student distilled with [kdemo](https://github.com/) from the English
+A multilingual sentence-embedding student distilled with kdemo from the English
 teacher `{config.teacher}` (Reimers & Gurevych 2020: student(en) ≈ teacher(en), student(xx) ≈ teacher(en)).
 
 ```python

@@ -217,7 +217,7 @@ def retrieval_figure(run_id: str) -> go.Figure:
 
 def config_from_form(teacher: str, student: str, corpus_choice: str, upload: str | None, hf_id: str, languages: list[str],
                      budget_kind: str, budget: float, lr: float, batch_size: int, loss: str, seed: int,
-                     warm_start: bool, name: str) -> DistillConfig:
+                     warm_start: bool, name: str, extend_vocab: int = 0) -> DistillConfig:
     """Validate the Train form into a config; messages name the field to fix."""
     if corpus_choice == "Built-in":
         corpus = "builtin"
@@ -243,7 +243,7 @@ def config_from_form(teacher: str, student: str, corpus_choice: str, upload: str
     return DistillConfig(teacher=(teacher or DEFAULT_TEACHER).strip(), student=(student or "teacher-copy").strip(),
                          corpus=corpus, languages=tuple(languages) if corpus == "builtin" else (), loss=loss,
                          lr=float(lr) if lr not in (None, "") and float(lr) > 0 else None, batch_size=int(batch_size), seed=int(seed), warm_start=bool(warm_start),
-                         run_name=(name or "").strip(), **budget_fields)
+                         run_name=(name or "").strip(), extend_vocab=int(extend_vocab or 0), **budget_fields)
 
 
 def progress_html(snap: JobSnapshot, viewer: str) -> str:
@@ -288,6 +288,44 @@ def result_figure(metrics: dict[str, dict[str, float]]) -> go.Figure:
     if not metrics.get("student_after"):
         return viz.message_figure("The before → after card appears when a run finishes.")
     return viz.before_after(per_language_table(metrics))
+
+
+def tokenizer_coverage(student: str, extend: int = 0, languages: list[str] | None = None) -> pd.DataFrame:
+    """[UNK] rate and pieces per word of a student's tokenizer on the built-in test split, per language.
+
+    With ``extend`` > 0 the student is also extended with that many tokens learned from the train
+    split, and the table shows both (``before`` / ``after``).
+    """
+    import copy
+
+    from kdemo.data import builtin_split
+    from kdemo.models import build_student, load_teacher
+    from kdemo.vocab import tokenization_stats
+
+    corpus = builtin_corpus().select(languages or [])
+    train, test = builtin_split(corpus)
+    teacher = load_teacher()
+    model = student_for(student) if _is_saved_run(student) else build_student(student or "teacher-copy", teacher)
+    cols = ["language", "unk_rate", "pieces_per_word", "tokens_per_sentence", "unit"]
+    table = tokenization_stats(model, test.texts)[cols]
+    if extend:
+        from kdemo.vocab import extend_vocabulary
+
+        extended = copy.deepcopy(model)
+        translations = [t for lang in train.languages for t in train.texts[lang]]
+        extend_vocabulary(extended, translations, extend, keep_unchanged=train.texts["en"])
+        after = tokenization_stats(extended, test.texts)[cols[:4]]
+        table = table.merge(after, on="language", suffixes=(" before", f" after +{extend}"))
+    return table.round(3)
+
+
+def _is_saved_run(name: str) -> bool:
+    from kdemo.runs import run_path
+
+    try:
+        return run_path(name).root.exists()
+    except KdemoError:
+        return False
 
 
 # ---------------------------------------------------------------- Runs
