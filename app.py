@@ -265,7 +265,7 @@ def build_demo() -> gr.Blocks:
                     r_download = gr.Button("Download student (.zip)", elem_id="download-btn")
                     r_confirm = gr.Checkbox(label="Yes, delete", value=False)
                     r_delete = gr.Button("Delete run", variant="stop")
-                r_file = gr.File(label="Download", elem_id="download-file")
+                r_file = gr.File(label="Download", elem_id="download-file", height=80)
                 with gr.Accordion("Model card", open=False):
                     r_card = gr.Markdown(views.run_details(views.default_run()))
                 with gr.Accordion("Compare runs", open=False):

@@ -358,6 +358,9 @@ model = SentenceTransformer("trained/{run_id}/student")
 - reproduce: `python -m kdemo train --config trained/{run_id}/config.json`
 
 ## Translation retrieval on the dev split (%, both directions averaged)
+student_before is the student as built (before any warm start or training); the built-in corpus's dev
+split is its fixed test split, never trained on.
+
 {header}
 {rule}
 {chr(10).join(lines)}
