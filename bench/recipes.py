@@ -181,6 +181,8 @@ def main() -> int:
         m = result["metrics"]
         print(f"   test {100 * m['test_mean_acc']:.1f}  ntrex {100 * m.get('ntrex_mean_acc', 0):.1f}  "
               f"xsts {100 * m.get('sts_xling_mean', 0):.1f}  en-sts {100 * m.get('sts_en-en', 0):.1f}  {result['info']}", flush=True)
+    order = [name for name in RECIPES if (args.out / f"{name}.json").exists()]
+    results = [json.loads((args.out / f"{name}.json").read_text()) for name in order]  # earlier recipes too
     table = markdown(results, args.minutes, args.ntrex_rows)
     (args.out / "table.md").write_text(table)
     print(table)

@@ -44,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int)
     train.add_argument("--eval-every", type=int, dest="eval_every")
     train.add_argument("--no-warm-start", action="store_false", dest="warm_start", default=None)
+    train.add_argument("--extend-vocab", type=int, dest="extend_vocab", metavar="N",
+                       help="add N subword tokens learned from the corpus to a WordPiece student (e.g. teacher-copy)")
+    train.add_argument("--temperature", type=float, help="similarity temperature of the kd losses (default 0.05)")
     train.add_argument("--name", dest="run_name", help="a name for the run id")
     train.add_argument("--no-save", action="store_true", help="train and report without saving")
 
@@ -74,7 +77,7 @@ def config_from_args(args: argparse.Namespace) -> DistillConfig:
             data.update(json.loads(args.config.read_text(encoding="utf-8")))
         except (OSError, json.JSONDecodeError) as exc:
             raise KdemoError(f"Could not read {args.config}: {exc}") from None
-    flags = ("teacher", "student", "corpus", "loss", "max_minutes", "max_steps", "epochs", "lr", "batch_size", "seed", "eval_every", "warm_start", "run_name")
+    flags = ("teacher", "student", "corpus", "loss", "max_minutes", "max_steps", "epochs", "lr", "batch_size", "seed", "eval_every", "warm_start", "run_name", "extend_vocab", "temperature")
     data.update({k: getattr(args, k) for k in flags if getattr(args, k) is not None})
     if args.languages:
         data["languages"] = [code.strip() for code in args.languages.split(",") if code.strip()]
@@ -102,6 +105,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         if "live_mean_acc" in metrics:
             bar.write(f"step {step:>5}: live dev retrieval {100 * metrics['live_mean_acc']:.1f}%")
 
+    if config.extend_vocab and rank == 0 and config.corpus in ("", "builtin"):
+        from kdemo.views import tokenizer_coverage
+
+        bar.write("Tokenizer coverage on the test split, before and after extending the vocabulary:")
+        bar.write(tokenizer_coverage(config.student, config.extend_vocab, list(config.languages)).to_string(index=False))
     callbacks = Callbacks(on_step=on_step, on_eval=on_eval, on_status=lambda m: bar.write(m) if rank == 0 else None)
     result = distill(config, callbacks)
     bar.close()
