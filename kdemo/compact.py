@@ -106,7 +106,6 @@ def _json_patch(base_file: Path, new_file: Path) -> dict | None:
 
 def unpack_student(packed_dir: Path, out_dir: Path) -> Path:
     """Rebuild the full student folder (atomically: a temp folder renamed at the end)."""
-    import torch
     from safetensors.torch import load_file, save_file
 
     meta = json.loads((packed_dir / "base.json").read_text(encoding="utf-8"))

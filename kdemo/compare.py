@@ -48,7 +48,7 @@ class SentenceSet:
     def labels(self, width: int = 38) -> list[str]:
         """Short unique labels for heatmap axes: ``lang: text…``."""
         labels = []
-        for i, (lang, text) in enumerate(zip(self.langs, self.texts)):
+        for lang, text in zip(self.langs, self.texts, strict=True):
             short = text if len(text) <= width else text[: width - 1] + "…"
             labels.append(f"{lang}: {short}" + "\u200b" * labels.count(f"{lang}: {short}"))
         return labels

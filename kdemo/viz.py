@@ -129,7 +129,7 @@ def embedding_map(points: pd.DataFrame, joint: bool = True, title: str = "Embedd
     for col, panel in enumerate(panels, start=1):
         for model in panel:
             part = points[points["model"] == model]
-            for group, members in part.groupby("group", sort=False):
+            for _, members in part.groupby("group", sort=False):
                 if len(members) < 2:
                     continue
                 line = dict(color="rgba(120,120,120,0.35)" if model == "teacher" else "rgba(8,81,156,0.45)",

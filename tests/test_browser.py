@@ -48,7 +48,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
             break
         except OSError:
             if proc.poll() is not None:
-                raise RuntimeError(f"app.py exited early, see {log.name}")
+                raise RuntimeError(f"app.py exited early, see {log.name}") from None
             time.sleep(1)
     else:
         proc.kill()

@@ -75,7 +75,7 @@ def test_wrong_column_count_is_located(tmp_path: Path) -> None:
 
 def test_undecodable_bytes_are_located(tmp_path: Path) -> None:
     path = tmp_path / "c.tsv"
-    path.write_bytes("en\tde\nHello.\tHallo.\n".encode() + b"Caf\xe9.\tCaf\xe9.\n")
+    path.write_bytes(b"en\tde\nHello.\tHallo.\n" + b"Caf\xe9.\tCaf\xe9.\n")
     with pytest.raises(KdemoError, match=r"c.tsv, line 3: bytes that are not UTF-8"):
         load_corpus(path)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import numpy as np
 import pytest
 
@@ -68,7 +70,7 @@ def test_epoch_budget(tiny_teacher, tiny_student, tiny_corpus) -> None:
 
 
 def test_teacher_targets_are_cached(real_teacher) -> None:
-    texts = ["A sentence to embed once.", "And another one."]
+    texts = [f"A sentence to embed once ({uuid.uuid4().hex[:8]}).", "And another one."]
     first, hit1 = teacher_embeddings(real_teacher, "all-MiniLM-L6-v2", texts)
     second, hit2 = teacher_embeddings(real_teacher, "all-MiniLM-L6-v2", texts)
     assert (hit1, hit2) == (False, True)

@@ -12,8 +12,18 @@ from kdemo.distill import distill_from_models
 from kdemo.errors import KdemoError
 from kdemo.models import build_student, encode
 from kdemo.runs import (
-    RunLayout, delete_run, list_runs, load_history, load_run_config, load_run_metrics, load_student, run_path,
-    runs_dir, sanitize_run_id, save_run, zip_student,
+    RunLayout,
+    delete_run,
+    list_runs,
+    load_history,
+    load_run_config,
+    load_run_metrics,
+    load_student,
+    run_path,
+    runs_dir,
+    sanitize_run_id,
+    save_run,
+    zip_student,
 )
 
 

@@ -8,19 +8,18 @@ when to stop, and only rank 0 evaluates and reports.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
-import os
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from kdemo.config import DistillConfig
+from kdemo.distill.parallel import agree, maybe_ddp, rank, seed_everything, training_device, world
+from kdemo.distill.targets import teacher_dev_embeddings, teacher_embeddings
+from kdemo.distill.warmstart import warm_start
 from kdemo.errors import KdemoError
 from kdemo.evaluate import embed_corpus, retrieval_matrix, translation_metrics
 
@@ -108,34 +107,6 @@ def distill(config: DistillConfig, callbacks: Callbacks | None = None) -> Distil
     return distill_from_models(teacher, student, train, dev, config, callbacks, teacher_key=config.teacher)
 
 
-def teacher_embeddings(teacher: SentenceTransformer, teacher_key: str, texts: list[str], tag: str = "targets") -> tuple[np.ndarray, bool]:
-    """Teacher embeddings of ``texts`` and whether they came from the cache under ``$KDEMO_CACHE``.
-
-    Computed once per (teacher, texts). The key covers the teacher's weights (path, sizes, times), its sequence length and every text,
-    so a changed corpus or teacher never reuses stale targets.
-    """
-    from kdemo.models import cache_dir, encode, model_fingerprint
-
-    digest = hashlib.sha256()
-    digest.update(f"{model_fingerprint(teacher_key)}|{teacher.max_seq_length}|".encode())
-    for text in texts:
-        digest.update(text.encode() + b"\x00")
-    path = cache_dir() / "teacher" / f"{digest.hexdigest()[:24]}.npy"
-    if path.exists():
-        cached = np.load(path)
-        if cached.shape[0] == len(texts):
-            logger.info("Reusing cached teacher %s for %d sentences (%s)", tag, len(texts), path.name)
-            return cached, True
-    logger.info("Embedding %d sentences with the teacher (%s), cached as %s", len(texts), tag, path.name)
-    emb = encode(teacher, texts)
-    if _rank() == 0:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")
-        np.save(tmp, emb)
-        os.replace(tmp, path)
-    return emb, False
-
-
 def distill_from_models(
     teacher: SentenceTransformer,
     student: SentenceTransformer,
@@ -177,9 +148,9 @@ def distill_from_models(
     metrics: dict[str, dict[str, float]] = {}
     matrices: dict[str, dict[str, dict[str, float]]] = {}
     history: list[dict[str, Any]] = []
-    if _rank() == 0:
+    if rank() == 0:
         callbacks.status("Evaluating the teacher on the dev split")
-        teacher_dev = _teacher_dev_embeddings(teacher, teacher_key, dev, dev_targets)
+        teacher_dev = teacher_dev_embeddings(teacher, teacher_key, dev, dev_targets)
         metrics["teacher"] = translation_metrics(teacher_dev, dev_targets)
         matrices["teacher"] = retrieval_matrix(teacher_dev).to_dict()
         if _same_weights(teacher, student) and _fits(dev, min(teacher.max_seq_length, student.max_seq_length), student):
@@ -203,11 +174,11 @@ def distill_from_models(
     student.to(device)
     params = [p for p in student.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
-    model = _maybe_ddp(student)
+    model = maybe_ddp(student)
     targets_t = torch.from_numpy(train_targets).to(device)
 
     def live_eval(step: int, elapsed: float) -> None:
-        if _rank() != 0:
+        if rank() != 0:
             return
         result = translation_metrics(embed_corpus(student, live), live_targets, dataset="live")
         history.append({"step": step, "elapsed": round(elapsed, 2), **result})
@@ -221,8 +192,8 @@ def distill_from_models(
     train_time = 0.0
     cancelled = False
     student.train()
-    for batch in _batches(texts, config, budget):
-        if _agree(bool(callbacks.should_stop and callbacks.should_stop())):
+    for batch in _batches(texts, config):
+        if agree(bool(callbacks.should_stop and callbacks.should_stop())):
             cancelled = True
             break
         started = time.perf_counter()
@@ -238,24 +209,24 @@ def distill_from_models(
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         step += 1
-        examples += len(batch) * _world()
+        examples += len(batch) * world()
         train_time += time.perf_counter() - started
         progress = budget.progress(step, train_time, examples)
         loss_value = float(loss.detach())
         if not math.isfinite(loss_value):
             raise KdemoError(f"The loss became {loss_value} at step {step}; lower the learning rate (now {config.lr}).")
         history.append({"step": step, "loss": round(loss_value, 6), "lr": lr, "elapsed": round(train_time, 2), "examples": examples})
-        if callbacks.on_step and _rank() == 0:
+        if callbacks.on_step and rank() == 0:
             eta = train_time / progress - train_time if progress > 0 else float("nan")
             callbacks.on_step(StepInfo(step, loss_value, lr, min(progress, 1.0), train_time, eta, examples))
-        done = _agree(progress >= 1.0)
+        done = agree(progress >= 1.0)
         if step % config.eval_every == 0 or done:
             live_eval(step, train_time)
         if done:
             break
 
     student.eval()
-    if _rank() == 0 and not cancelled:
+    if rank() == 0 and not cancelled:
         callbacks.status("Evaluating the trained student on the dev split")
         student_dev = embed_corpus(student, dev)
         metrics["student_after"] = translation_metrics(student_dev, dev_targets)
@@ -263,60 +234,6 @@ def distill_from_models(
     student.to("cpu")
     info.update(epochs=round(examples / max(len(texts), 1), 3), examples=examples)
     return DistillResult(student, config, metrics, history, matrices, cancelled, step, round(train_time, 2), info)
-
-
-def _teacher_dev_embeddings(teacher: SentenceTransformer, teacher_key: str | None, dev: ParallelCorpus, dev_targets: np.ndarray) -> dict[str, np.ndarray]:
-    """The teacher's dev embeddings per language; its translations are cached like its targets."""
-    from kdemo.models import encode
-
-    embeddings = {"en": dev_targets}
-    for lang in dev.languages:
-        texts = dev.texts[lang]
-        if teacher_key:
-            embeddings[lang] = teacher_embeddings(teacher, teacher_key, texts, tag=lang)[0]
-        else:
-            embeddings[lang] = encode(teacher, texts)
-    return embeddings
-
-
-def warm_start(student: SentenceTransformer, english: list[str], targets: np.ndarray) -> tuple[SentenceTransformer, dict[str, float]]:
-    """Closed-form start: ridge-regress the teacher's embeddings on the student's pooled ones.
-
-    The map is fitted on the run's English sentences (a tenth held out to choose the ridge
-    strength) and installed as a Dense layer after pooling, so training starts in the teacher's
-    space instead of spending its first minutes getting there.
-    """
-    from kdemo.models import encode, install_linear_map, pooled_model
-
-    started = time.perf_counter()
-    x = encode(pooled_model(student), english).astype(np.float64)
-    y = targets.astype(np.float64)
-    order = np.random.default_rng(0).permutation(len(x))
-    hold = order[: max(len(x) // 10, 1)]
-    fit = order[len(hold) :]
-    best: tuple[float, float] | None = None
-    for alpha in (1e-3, 1e-2, 1e-1, 1.0, 10.0):
-        w, b = _ridge(x[fit], y[fit], alpha)
-        err = float(np.mean((x[hold] @ w + b - y[hold]) ** 2))
-        if best is None or err < best[0]:
-            best = (err, alpha)
-    assert best is not None
-    weight, bias = _ridge(x, y, best[1])
-    fitted = install_linear_map(student, weight.astype(np.float32), bias.astype(np.float32))
-    fitted.train()
-    seconds = time.perf_counter() - started
-    logger.info("warm start: ridge alpha %.0e, held-out MSE %.3g, %.1f s", best[1], best[0], seconds)
-    return fitted, {"ridge_alpha": best[1], "heldout_mse": best[0], "seconds": round(seconds, 2)}
-
-
-def _ridge(x: np.ndarray, y: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
-    """Ridge regression with an unpenalised bias; alpha is relative to the mean feature variance."""
-    x_mean, y_mean = x.mean(axis=0), y.mean(axis=0)
-    xc = x - x_mean
-    gram = xc.T @ xc
-    scale = np.trace(gram) / gram.shape[0]
-    w = np.linalg.solve(gram + alpha * scale * np.eye(gram.shape[0]), xc.T @ (y - y_mean))
-    return w, y_mean - x_mean @ w
 
 
 def make_loss_for(config: DistillConfig) -> torch.nn.Module:
@@ -351,7 +268,7 @@ def _training_examples(train: ParallelCorpus) -> tuple[list[str], list[int]]:
     """Every English sentence and every translation, each paired with its row's teacher target."""
     texts: list[str] = []
     rows: list[int] = []
-    for lang, column in train.texts.items():
+    for column in train.texts.values():
         texts.extend(column)
         rows.extend(range(len(column)))
     return texts, rows
@@ -383,7 +300,7 @@ def _lr_factor(progress: float, warmup: float) -> float:
     return max(0.0, (1.0 - progress) / max(1.0 - warmup, 1e-9))
 
 
-def _batches(texts: list[str], config: DistillConfig, budget: _Budget):  # -> Iterator[list[int]]
+def _batches(texts: list[str], config: DistillConfig) -> Iterator[list[int]]:
     """Endless length-grouped batches: shuffle, sort within pools of 50 batches, shuffle batches.
 
     Grouping similar lengths cuts padding (and so time) without making batches predictable.
@@ -392,7 +309,7 @@ def _batches(texts: list[str], config: DistillConfig, budget: _Budget):  # -> It
     rng = random.Random(config.seed)
     lengths = [len(t) for t in texts]
     pool = config.batch_size * 50
-    rank, world = _rank(), _world()
+    me, ranks = rank(), world()
     while True:
         order = list(range(len(texts)))
         rng.shuffle(order)
@@ -401,8 +318,8 @@ def _batches(texts: list[str], config: DistillConfig, budget: _Budget):  # -> It
             chunk = sorted(order[start : start + pool], key=lambda i: lengths[i])
             batches += [chunk[i : i + config.batch_size] for i in range(0, len(chunk), config.batch_size)]
         rng.shuffle(batches)
-        usable = len(batches) - len(batches) % world
-        yield from batches[rank:usable:world]
+        usable = len(batches) - len(batches) % ranks
+        yield from batches[me:usable:ranks]
 
 
 def _tokenize(model: SentenceTransformer, texts: list[str], multiple: int = 8) -> dict[str, Any]:
@@ -428,57 +345,3 @@ def _freeze_large_vocab(student: SentenceTransformer) -> int:
     return 0
 
 
-def training_device() -> torch.device:
-    """This process's GPU under torchrun (``LOCAL_RANK``), the only GPU, or the CPU."""
-    import torch
-
-    if torch.cuda.is_available():
-        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
-    return torch.device("cpu")
-
-
-def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and torch so a run (head initialisation, dropout, batches) repeats exactly."""
-    import torch
-
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-
-
-def _dist():  # -> module | None
-    import torch.distributed as dist
-
-    return dist if dist.is_available() and dist.is_initialized() else None
-
-
-def _rank() -> int:
-    dist = _dist()
-    return dist.get_rank() if dist else 0
-
-
-def _world() -> int:
-    dist = _dist()
-    return dist.get_world_size() if dist else 1
-
-
-def _agree(flag: bool) -> bool:
-    """True on every rank when it is true on any (stop, cancel), so no rank waits forever."""
-    dist = _dist()
-    if not dist:
-        return flag
-    import torch
-
-    tensor = torch.tensor([1.0 if flag else 0.0])
-    dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
-    return bool(tensor.item() > 0)
-
-
-def _maybe_ddp(student: SentenceTransformer) -> torch.nn.Module:
-    if not _dist():
-        return student
-    from torch.nn.parallel import DistributedDataParallel
-
-    device = training_device()
-    ids = [device.index] if device.type == "cuda" else None
-    return DistributedDataParallel(student, device_ids=ids, find_unused_parameters=True)
