@@ -101,9 +101,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         bar.set_postfix_str(f"step {info.step} loss {info.loss:.4g} lr {info.lr:.2g}", refresh=False)
         bar.refresh()
 
-    def on_eval(step: int, metrics: dict[str, float]) -> None:
+    def on_eval(step: int, metrics: dict) -> None:
         if "live_mean_acc" in metrics:
-            bar.write(f"step {step:>5}: live dev retrieval {100 * metrics['live_mean_acc']:.1f}%")
+            note = f" ({metrics['note']})" if metrics.get("note", "start") != "start" else ""
+            bar.write(f"step {step:>5}: live dev retrieval {100 * metrics['live_mean_acc']:.1f}%{note}")
 
     if config.extend_vocab and rank == 0 and config.corpus in ("", "builtin"):
         from kdemo.views import tokenizer_coverage

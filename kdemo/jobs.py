@@ -112,7 +112,7 @@ class TrainingManager:
                 self._job.progress, self._job.eta = info.progress, info.eta
                 self._job.version += 1
 
-        def on_eval(step: int, metrics: dict[str, float]) -> None:
+        def on_eval(step: int, metrics: dict[str, Any]) -> None:
             with self._lock:
                 self._job.history.append({"step": step, **metrics})
                 self._job.version += 1

@@ -75,6 +75,9 @@ def live_retrieval(history: list[dict[str, Any]], dataset: str = "live", title: 
                         hovertemplate=f"{language_name(lang)}: %{{y:.1f}}% at step %{{x}}<extra></extra>")
     fig.add_scatter(x=steps, y=[100 * h[f"{dataset}_mean_acc"] for h in evals], mode="lines+markers", name="mean",
                     line=dict(color="black", width=3.5), marker=dict(size=7))
+    if evals[0].get("note") == "after warm start":
+        fig.add_annotation(x=steps[0], y=100 * evals[0][f"{dataset}_mean_acc"], text="warm start", showarrow=True, arrowhead=2,
+                           ax=30, ay=30)
     fig.update_layout(title=title, xaxis_title="step", yaxis_title="retrieval accuracy (%)", yaxis_range=[0, 101], height=320, **_LAYOUT)
     return fig
 

@@ -55,7 +55,7 @@ class Callbacks:
     """Hooks for a UI or CLI; all optional. ``should_stop`` is polled before every step."""
 
     on_step: Callable[[StepInfo], None] | None = None
-    on_eval: Callable[[int, dict[str, float]], None] | None = None
+    on_eval: Callable[[int, dict[str, Any]], None] | None = None
     on_status: Callable[[str], None] | None = None
     should_stop: Callable[[], bool] | None = None
 
@@ -177,16 +177,18 @@ def distill_from_models(
     model = maybe_ddp(student)
     targets_t = torch.from_numpy(train_targets).to(device)
 
-    def live_eval(step: int, elapsed: float) -> None:
+    def live_eval(step: int, elapsed: float, note: str = "") -> None:
         if rank() != 0:
             return
-        result = translation_metrics(embed_corpus(student, live), live_targets, dataset="live")
+        result: dict[str, Any] = translation_metrics(embed_corpus(student, live), live_targets, dataset="live")
+        if note:
+            result["note"] = note
         history.append({"step": step, "elapsed": round(elapsed, 2), **result})
         if callbacks.on_eval:
             callbacks.on_eval(step, result)
 
     callbacks.status("Training")
-    live_eval(0, 0.0)
+    live_eval(0, 0.0, "after warm start" if "warm_start" in info else "start")
     budget = _Budget(config, len(texts))
     step = examples = 0
     train_time = 0.0
