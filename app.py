@@ -318,14 +318,17 @@ def _example_sets() -> list[str]:
 
 
 def _warm_up() -> None:
-    """Load the teacher and compile UMAP in the background so the first clicks are quick."""
+    """Load the teacher and the demo student and compile UMAP in the background, so the first clicks are quick."""
     from kdemo.compare import warm_umap
     from kdemo.models import load_teacher
 
     try:
         load_teacher()
+        run_id = views.default_run()
+        if run_id != views.TEACHER_ONLY:
+            views.student_for(run_id)  # a packed demo student is rebuilt once, before the first click
     except KdemoError as exc:
-        logger.warning("teacher warm-up failed: %s", exc)
+        logger.warning("warm-up failed: %s", exc)
     warm_umap()
 
 

@@ -10,6 +10,7 @@ import functools
 import html
 import logging
 import math
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -86,13 +87,20 @@ def _student(run_id: str, stamp: float) -> SentenceTransformer:
     return load_student(run_id)
 
 
-def student_for(run_id: str) -> SentenceTransformer:
-    """A run's student, cached while its files are unchanged."""
-    from kdemo.runs import run_path
+_LOAD_LOCK = threading.Lock()
 
-    layout = run_path(run_id)
-    stamp = (layout.student / "modules.json").stat().st_mtime if layout.student.exists() else 0.0
-    return _student(run_id, stamp)
+
+def student_for(run_id: str) -> SentenceTransformer:
+    """A run's student, cached while its files are unchanged.
+
+    One load at a time: rebuilding a packed student (or converting me5-small) from two requests
+    at once would race on the same folders; the second request waits and then hits the cache.
+    """
+    from kdemo.runs import student_folder
+
+    with _LOAD_LOCK:
+        folder = student_folder(run_id)  # rebuilds a packed student once
+        return _student(run_id, (folder / "modules.json").stat().st_mtime)
 
 
 # ---------------------------------------------------------------- Compare
