@@ -228,8 +228,9 @@ def build_demo() -> gr.Blocks:
                             t_budget_kind = gr.Radio(["minutes", "steps"], value="minutes", label="Budget in")
                             t_budget = gr.Number(value=3, minimum=0.1, label="Budget")
                         with gr.Accordion("Advanced", open=False):
-                            t_loss = gr.Radio(list(LOSSES), value=defaults.loss, label="Loss",
-                                              info="mse: match the teacher's vectors · kd: match its in-batch similarities (Hinton KD) · both")
+                            t_loss = gr.Radio(["auto", *LOSSES], value=defaults.loss, label="Loss",
+                                              info="mse: match the teacher's vectors · kd: match its in-batch similarities (Hinton KD) · both · "
+                                                   "auto: mse for me5-small, mse+kd for teacher copies")
                             t_lr = gr.Number(value=None, label="Learning rate (empty: the default for the student)")
                             t_batch = gr.Slider(8, 128, value=defaults.batch_size, step=8, label="Batch size")
                             t_seed = gr.Number(value=defaults.seed, precision=0, label="Seed")

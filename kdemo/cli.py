@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--student", help="teacher-copy, compact:K, me5-small, or an encoder path / hub id")
     train.add_argument("--corpus", help="builtin, a TSV/CSV/JSONL file, a folder, or hf:<dataset id>[:<subset>]")
     train.add_argument("--languages", help="comma-separated ISO codes, e.g. de,fr,zh (default: all in the corpus)")
-    train.add_argument("--loss", choices=LOSSES)
+    train.add_argument("--loss", choices=("auto", *LOSSES), help="default auto: mse for me5-small, mse+kd for teacher copies")
     train.add_argument("--minutes", type=float, dest="max_minutes", help=f"wall-clock training budget (default {defaults.max_minutes})")
     train.add_argument("--steps", type=int, dest="max_steps", help="step budget")
     train.add_argument("--epochs", type=float, help="epoch budget")

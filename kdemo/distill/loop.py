@@ -124,8 +124,7 @@ def distill_from_models(
     import torch
 
     callbacks = callbacks or Callbacks()
-    if config.lr is None:
-        config = config.replace(lr=config.learning_rate)  # saved with the run, so it reproduces
+    config = config.resolved()  # auto loss and lr made explicit: saved with the run, so it reproduces
     seed_everything(config.seed)
     languages = train.languages
     if not languages:
@@ -242,7 +241,7 @@ def make_loss_for(config: DistillConfig) -> torch.nn.Module:
     """The loss module a config asks for."""
     from kdemo.losses import make_loss
 
-    return make_loss(config.loss, config.temperature, config.kd_temperature, config.kd_alpha)
+    return make_loss(config.resolved().loss, config.temperature, config.kd_temperature, config.kd_alpha)
 
 
 def _same_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:
