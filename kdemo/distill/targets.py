@@ -19,14 +19,17 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-def teacher_embeddings(teacher: SentenceTransformer, teacher_key: str, texts: list[str], tag: str = "targets") -> tuple[np.ndarray, bool]:
+def teacher_embeddings(teacher: SentenceTransformer, teacher_key: str | None, texts: list[str], tag: str = "targets") -> tuple[np.ndarray, bool]:
     """Teacher embeddings of ``texts`` and whether they came from the cache under ``$KDEMO_CACHE``.
 
-    Computed once per (teacher, texts). The key covers the teacher's weights (path, sizes, times), its sequence length and every text,
-    so a changed corpus or teacher never reuses stale targets.
+    Computed once per (teacher, texts): the key covers the teacher's weights (path, sizes, times),
+    its sequence length and every text, so a changed corpus or teacher never reuses stale targets.
+    Without ``teacher_key`` (throwaway models in tests) nothing is cached.
     """
     from kdemo.models import cache_dir, encode, model_fingerprint
 
+    if not teacher_key:
+        return encode(teacher, texts), False
     digest = hashlib.sha256()
     digest.update(f"{model_fingerprint(teacher_key)}|{teacher.max_seq_length}|".encode())
     for text in texts:
@@ -49,13 +52,7 @@ def teacher_embeddings(teacher: SentenceTransformer, teacher_key: str, texts: li
 
 def teacher_dev_embeddings(teacher: SentenceTransformer, teacher_key: str | None, dev: ParallelCorpus, dev_targets: np.ndarray) -> dict[str, np.ndarray]:
     """The teacher's dev embeddings per language; its translations are cached like its targets."""
-    from kdemo.models import encode
-
     embeddings = {"en": dev_targets}
     for lang in dev.languages:
-        texts = dev.texts[lang]
-        if teacher_key:
-            embeddings[lang] = teacher_embeddings(teacher, teacher_key, texts, tag=lang)[0]
-        else:
-            embeddings[lang] = encode(teacher, texts)
+        embeddings[lang] = teacher_embeddings(teacher, teacher_key, dev.texts[lang], tag=lang)[0]
     return embeddings
