@@ -1,22 +1,32 @@
-"""Compare distillation recipes for the same CPU budget; write docs/benchmarks.md.
+"""Does distillation pay for itself? Recipes against both parents, on dev sets no run trains on.
 
-Each recipe trains on the built-in corpus's train split for ``--minutes`` of training time, then
-is scored on data it never saw:
-- the built-in test split: translation retrieval per language (both directions, %);
-- NTREX-128 (news, another domain): retrieval per language on ``--ntrex-rows`` sentences (%);
-- STS Benchmark train pairs (``../shared/data/stsb_multi_mt_train``): Spearman x100 of cosine vs the
-  human score, English-English (is English quality kept?) and English-X for de/es/fr/it/nl
-  (cross-lingual similarity);
-- encode speed (sentences/s, batch 64, NTREX English) on this machine.
+Every recipe is a ``DistillConfig`` (the CLI's defaults plus a few changes) trained on the built-in
+corpus, then scored beside two reference rows: the English **teacher** alone, and **me5-small
+alone** in its own space (the multilingual model the default student starts from). Scores:
 
-Usage (about minutes + 2-3 minutes per recipe on 2 CPU cores)::
+- **en-STS / x-STS**: Spearman x100 between cosine and the human score on STS Benchmark pairs
+  (``../shared/data/stsb_multi_mt_train``, dev rows 0-1499): English-English, and English-X for
+  de/es/fr/it/nl (mean);
+- **NTREX**: translation retrieval (%) in the model's own space, both directions, mean of 12
+  languages, on NTREX-128 news (``../shared/data/ntrex128``, dev rows 0-999);
+- **compat**: NTREX retrieval of the *teacher's* English embedding by the model's translation:
+  can it search an index the teacher built? (teacher-space models only);
+- **fidelity / agreement**: ``kdemo.evaluate`` on the built-in test split: Spearman between the
+  model's and the teacher's cosines over English pairs / cross-lingual pairs;
+- **test retrieval**: the built-in test split (saturated for multilingual students).
 
-    python bench/recipes.py --minutes 5 --recipes teacher,mse,kd,mse+kd,compact3,me5,me5-cold,me5-ridge
+``--heldback`` also scores the rows kept aside (STS 1500-2999, NTREX 1000-1996), which no setting
+was chosen on. Results go to ``bench/results/<recipe>.json`` and a table to stdout (and ``--md``).
+
+Usage (2 CPU cores: about budget + 4 minutes per trained recipe)::
+
+    python bench/recipes.py --recipes teacher,me5-alone,default --heldback
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import logging
 import os
@@ -31,161 +41,176 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from kdemo.config import DistillConfig  # noqa: E402
-from kdemo.data import ParallelCorpus, builtin_split, load_corpus  # noqa: E402
-from kdemo.distill import distill_from_models, seed_everything, warm_start  # noqa: E402
-from kdemo.evaluate import embed_corpus, normalize_rows, translation_metrics  # noqa: E402
-from kdemo.models import build_student, encode, load_teacher, parameter_count  # noqa: E402
+from kdemo.data import ParallelCorpus, load_corpus, load_english, train_dev_split  # noqa: E402
+from kdemo.distill import Callbacks, distill  # noqa: E402
+from kdemo.distill.cache import cached_embeddings, model_key  # noqa: E402
+from kdemo.evaluate import normalize_rows, retrieval_accuracy, spearman, translation_metrics  # noqa: E402
+from kdemo.models import load_teacher  # noqa: E402
+from kdemo.students import build_student  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 NTREX_CODES = {"de": "deu", "fr": "fra", "es": "spa", "it": "ita", "pt": "por", "nl": "nld", "pl": "pol", "ru": "rus",
                "tr": "tur", "ar": "arb", "zh": "zho-CN", "ja": "jpn"}
 STS_LANGS = ("de", "es", "fr", "it", "nl")
+DEV = {"sts": (0, 1500), "ntrex": (0, 1000)}
+HELDBACK = {"sts": (1500, 3000), "ntrex": (1000, 1997)}
 
-# name -> (DistillConfig changes, train?)
-RECIPES: dict[str, tuple[dict, bool]] = {
-    "teacher": ({}, False),
-    "mse": ({"student": "teacher-copy", "loss": "mse", "lr": 2e-4}, True),
-    "kd": ({"student": "teacher-copy", "loss": "kd", "lr": 2e-4}, True),
-    "mse+kd": ({"student": "teacher-copy", "loss": "mse+kd", "lr": 2e-4}, True),
-    "compact3": ({"student": "compact:3", "loss": "mse", "lr": 2e-4}, True),
-    "me5-ridge": ({"student": "me5-small", "warm_start": True}, False),
-    "me5": ({"student": "me5-small", "loss": "mse", "lr": 5e-5, "warm_start": True}, True),
-    "me5-kd": ({"student": "me5-small", "loss": "mse+kd", "lr": 5e-5, "warm_start": True}, True),
-    "me5-cold": ({"student": "me5-small", "loss": "mse", "lr": 5e-5, "warm_start": False}, True),
-    "me5-raw": ({"student": "me5-small", "warm_start": False}, False),
-    "scratch": ({"student": "scratch", "loss": "mse", "lr": 5e-4, "warm_start": False}, True),
-    "vocab": ({"student": "teacher-copy", "loss": "mse", "lr": 2e-4, "extend_vocab": 5000}, True),
+# name -> changes to the CLI's default DistillConfig; None = a reference row (no training).
+RECIPES: dict[str, dict | None] = {
+    "teacher": None,
+    "me5-alone": None,
+    "default": {},
+    "app-default": {"max_minutes": 3.0},
+    "no-english": {"english": ""},
+    "no-warm-start": {"warm_start": False},
+    "fp32": {"precision": "fp32"},
+    "mse+kd": {"loss": "mse+kd"},
+    "lr1e-4": {"lr": 1e-4},
+    "lr2e-5": {"lr": 2e-5},
+    "teacher-copy": {"student": "teacher-copy"},
 }
 
 
-def ntrex(rows: int) -> ParallelCorpus | None:
+def ntrex(rows: tuple[int, int]) -> ParallelCorpus | None:
     folder = SHARED / "ntrex128"
     if not folder.exists():
         return None
-    texts = {"en": (folder / "newstest2019-src.eng.txt").read_text(encoding="utf-8").splitlines()[:rows]}
-    for code, name in NTREX_CODES.items():
-        texts[code] = (folder / f"newstest2019-ref.{name}.txt").read_text(encoding="utf-8").splitlines()[:rows]
-    return ParallelCorpus([f"ntrex-{i}" for i in range(rows)], texts, name="ntrex128")
+    read = lambda name: (folder / name).read_text(encoding="utf-8").split("\n")[rows[0]:rows[1]]  # noqa: E731
+    texts = {"en": read("newstest2019-src.eng.txt")} | {code: read(f"newstest2019-ref.{name}.txt") for code, name in NTREX_CODES.items()}
+    return ParallelCorpus([f"ntrex-{i}" for i in range(*rows)], texts, name="ntrex128")
 
 
-def sts_pairs(rows: int) -> dict[str, tuple[list[str], list[str], np.ndarray]] | None:
-    import csv
-
+def sts(rows: tuple[int, int]) -> dict[str, tuple[list[str], list[str], np.ndarray]] | None:
     folder = SHARED / "stsb_multi_mt_train"
     if not folder.exists():
         return None
 
     def read(lang: str) -> list[list[str]]:
-        with open(folder / f"stsb-{lang}-train.csv", encoding="utf-8") as f:
-            return list(csv.reader(f))[1 : rows + 1]
+        with open(folder / f"stsb-{lang}-train.csv", encoding="utf-8", newline="") as f:
+            return list(csv.reader(f))[1 + rows[0] : 1 + rows[1]]
 
     en = read("en")
-    scores = np.array([float(r[2]) for r in en])
-    pairs = {"en-en": ([r[0] for r in en], [r[1] for r in en], scores)}
+    gold = np.array([float(r[2]) for r in en])
+    pairs = {"en": ([r[0] for r in en], [r[1] for r in en], gold)}
     for lang in STS_LANGS:
-        other = read(lang)
-        pairs[f"en-{lang}"] = ([r[0] for r in en], [r[1] for r in other], scores)
+        pairs[lang] = ([r[0] for r in en], [r[1] for r in read(lang)], gold)
     return pairs
 
 
-def score(model, teacher, test: ParallelCorpus, news: ParallelCorpus | None, sts, known: dict[str, float] | None = None) -> dict[str, float]:
-    """All benchmark numbers for one model; ``known`` = the loop's own dev metrics on the test split, reused."""
-    from scipy.stats import spearmanr
+class Scorer:
+    """Scores any model on the dev sets; embeddings are cached per (model, texts) on disk."""
 
-    if known:
-        out = {"test" + k[3:]: v for k, v in known.items() if k.startswith("dev_")}
-    else:
-        out = translation_metrics(embed_corpus(model, test), encode(teacher, test.texts["en"]), dataset="test")
-    if news is not None:
-        out |= translation_metrics(embed_corpus(model, news), encode(teacher, news.texts["en"]), dataset="ntrex")
-    if sts is not None:
-        xs = []
-        for name, (a, b, gold) in sts.items():
-            cos = np.sum(normalize_rows(encode(model, a)) * normalize_rows(encode(model, b)), axis=1)
-            out[f"sts_{name}"] = float(spearmanr(cos, gold).statistic)
-            if name != "en-en":
-                xs.append(out[f"sts_{name}"])
-        out["sts_xling_mean"] = float(np.mean(xs))
-    sample = (news or test).texts["en"][:512]
+    def __init__(self, teacher, rows: dict[str, tuple[int, int]], precision: str) -> None:
+        self.teacher = teacher
+        self.precision = precision
+        self.test = train_dev_split(load_corpus("builtin"), DistillConfig(max_steps=1))[1]
+        self.news, self.sts = ntrex(rows["ntrex"]), sts(rows["sts"])
+        self.teacher_key = model_key(teacher)
+
+    def embed(self, model, key: str, texts: list[str]) -> np.ndarray:
+        return cached_embeddings(model, texts, key, precision=self.precision)[0]
+
+    def score(self, model, teacher_space: bool) -> dict[str, float]:
+        key = model_key(model)
+        t_test = self.embed(self.teacher, self.teacher_key, self.test.texts["en"])
+        test = {lang: self.embed(model, key, texts) for lang, texts in self.test.texts.items()}
+        out = translation_metrics(test, t_test, dataset="test", teacher_space=teacher_space)
+        if self.news is not None:
+            t_en = self.embed(self.teacher, self.teacher_key, self.news.texts["en"])
+            news = {lang: self.embed(model, key, texts) for lang, texts in self.news.texts.items()}
+            accs, compat = [], []
+            for lang in self.news.languages:
+                accs.append((retrieval_accuracy(news[lang], news["en"]) + retrieval_accuracy(news["en"], news[lang])) / 2)
+                compat.append(retrieval_accuracy(news[lang], t_en))
+                out[f"ntrex_{lang}_acc"] = accs[-1]
+            out["ntrex_mean_acc"] = float(np.mean(accs))
+            if teacher_space:
+                out["ntrex_mean_compat"] = float(np.mean(compat))
+        if self.sts is not None:
+            for lang, (a, b, gold) in self.sts.items():
+                cos = np.sum(normalize_rows(self.embed(model, key, a)) * normalize_rows(self.embed(model, key, b)), axis=1)
+                out[f"sts_{lang}"] = spearman(cos, gold)
+            out["sts_xling"] = float(np.mean([out[f"sts_{lang}"] for lang in STS_LANGS]))
+        return out
+
+
+def run_recipe(name: str, scorer: Scorer, minutes: float | None, steps: int | None = None) -> dict:
+    teacher = scorer.teacher
+    changes = RECIPES[name]
     started = time.perf_counter()
-    encode(model, sample, batch_size=64)
-    out["encode_per_s"] = len(sample) / (time.perf_counter() - started)
-    return out
-
-
-def run_recipe(name: str, minutes: float, train: ParallelCorpus, test: ParallelCorpus, news, sts) -> dict:
-    changes, do_train = RECIPES[name]
-    config = DistillConfig(max_minutes=minutes, eval_every=10_000, **changes)
-    teacher = load_teacher(config.teacher)
-    seed_everything(config.seed)
-    started = time.perf_counter()
-    known = None
     if name == "teacher":
-        model, info = teacher, {}
-    elif do_train:
-        student = build_student(config.student, teacher, config.max_seq_length, corpus=train, extend_vocab=config.extend_vocab,
-                                seed=config.seed)
-        result = distill_from_models(teacher, student, train, test, config, teacher_key=config.teacher)
-        model, info = result.student, {"steps": result.steps, "train_seconds": result.train_seconds, **result.info}
-        known = result.metrics["student_after"]
-    else:
-        model = build_student(config.student, teacher, config.max_seq_length)
-        info = {}
-        if config.warm_start:
-            model, info["warm_start"] = warm_start(model, train.texts["en"], encode(teacher, train.texts["en"]))
-    info["wall_seconds"] = round(time.perf_counter() - started, 1)
-    info["parameters"] = parameter_count(model)
-    return {"recipe": name, "config": config.to_dict(), "info": info, "metrics": score(model, teacher, test, news, sts, known)}
+        return {"recipe": name, "info": {}, "metrics": scorer.score(teacher, teacher_space=True)}
+    if name == "me5-alone":
+        model = build_student("me5-small", teacher)  # own space: mean pooling + normalisation, no head
+        return {"recipe": name, "info": {}, "metrics": scorer.score(model, teacher_space=False)}
+    config = DistillConfig(**(changes or {}))
+    if minutes is not None:
+        config = config.replace(max_minutes=minutes)
+    if steps is not None:
+        config = config.replace(max_minutes=None, max_steps=steps)
+    result = distill(config, Callbacks(on_status=lambda m: print(f"   {m}", flush=True)))
+    info = {"steps": result.steps, "train_seconds": result.train_seconds, "wall_seconds": round(time.perf_counter() - started, 1),
+            **result.info}
+    metrics = scorer.score(result.student, teacher_space=True)
+    return {"recipe": name, "config": result.config.to_dict(), "info": info, "metrics": metrics}
 
 
-def markdown(results: list[dict], minutes: float, ntrex_rows: int) -> str:
-    langs = list(NTREX_CODES)
-    head = ("| recipe | steps | test retrieval | NTREX retrieval | x-lingual STS | English STS | encode/s | params |\n"
-            "|---|---|---|---|---|---|---|---|")
+COLUMNS = [("en-STS", "sts_en", 100), ("x-STS", "sts_xling", 100), ("NTREX", "ntrex_mean_acc", 100),
+           ("compat", "ntrex_mean_compat", 100), ("fidelity", "test_en_fidelity", 1), ("agreement", "test_mean_agreement", 1),
+           ("test retr.", "test_mean_acc", 100)]
+
+
+def table(results: list[dict]) -> str:
+    head = "| recipe | steps | " + " | ".join(c for c, _, _ in COLUMNS) + " |\n|---|---|" + "---|" * len(COLUMNS)
     rows = []
     for r in results:
         m = r["metrics"]
-        rows.append(f"| {r['recipe']} | {r['info'].get('steps', '–')} | {100 * m['test_mean_acc']:.1f} | "
-                    f"{100 * m.get('ntrex_mean_acc', float('nan')):.1f} | {100 * m.get('sts_xling_mean', float('nan')):.1f} | "
-                    f"{100 * m.get('sts_en-en', float('nan')):.1f} | {m['encode_per_s']:.0f} | {r['info']['parameters'] / 1e6:.1f}M |")
-    per_lang = ["| recipe | " + " | ".join(langs) + " |", "|---|" + "---|" * len(langs)]
-    for r in results:
-        m = r["metrics"]
-        per_lang.append(f"| {r['recipe']} | " + " | ".join(f"{100 * m.get(f'ntrex_{lang}_acc', float('nan')):.0f}" for lang in langs) + " |")
-    machine = f"{platform.machine()}, {os.cpu_count()} CPU cores, Python {platform.python_version()}"
-    return (f"Budget: {minutes:g} min of training per recipe on the built-in train split ({machine}). "
-            f"Retrieval = translation retrieval accuracy (%), both directions, averaged over 12 languages; NTREX on its first "
-            f"{ntrex_rows} sentences. STS = Spearman x100 on STS-B train pairs (English-English; English-X for "
-            f"{', '.join(STS_LANGS)}).\n\n{head}\n" + "\n".join(rows) +
-            "\n\nNTREX retrieval per language (%):\n\n" + "\n".join(per_lang) + "\n")
+        cells = [f"{scale * m[key]:.{1 if scale == 100 else 3}f}" if key in m else "–" for _, key, scale in COLUMNS]
+        rows.append(f"| {r['recipe']} | {r['info'].get('steps', '–')} | " + " | ".join(cells) + " |")
+    return head + "\n" + "\n".join(rows)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--minutes", type=float, default=5.0)
-    parser.add_argument("--recipes", default="teacher,mse,kd,mse+kd,compact3,me5-ridge,me5,me5-cold")
-    parser.add_argument("--ntrex-rows", type=int, default=500)
-    parser.add_argument("--sts-rows", type=int, default=1500)
+    parser.add_argument("--recipes", default="teacher,me5-alone,default")
+    parser.add_argument("--minutes", type=float, help="override every trained recipe's budget")
+    parser.add_argument("--steps", type=int, help="train every recipe for this many steps instead (comparable on a busy machine)")
+    parser.add_argument("--quick", action="store_true", help="score on the first 1000 STS and 400 NTREX dev rows (exploration)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="extra config changes for every trained recipe, e.g. --set lr=1e-4 (JSON values)")
+    parser.add_argument("--heldback", action="store_true", help="score on the held-back rows instead of the dev rows")
+    parser.add_argument("--score-precision", default="fp32", choices=("fp32", "bf16"), help="bf16: faster, for exploration")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    parser.add_argument("--md", type=Path, help="also write the table here")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    train, test = builtin_split(load_corpus("builtin"))
-    news, sts = ntrex(args.ntrex_rows), sts_pairs(args.sts_rows)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    english = load_english()
+    print(f"machine: {platform.machine()}, {os.cpu_count()} CPU cores, {platform.python_version()}; {len(english)} English-only sentences",
+          flush=True)
+    rows = HELDBACK if args.heldback else DEV
+    if args.quick:
+        rows = {"sts": (rows["sts"][0], rows["sts"][0] + 1000), "ntrex": (rows["ntrex"][0], rows["ntrex"][0] + 400)}
+    scorer = Scorer(load_teacher(), rows, args.score_precision)
+    extra = {key: json.loads(value) for key, _, value in (item.partition("=") for item in args.set)}
+    suffix = "-heldback" if args.heldback else ""
     args.out.mkdir(parents=True, exist_ok=True)
     results = []
     for name in args.recipes.split(","):
         print(f"== {name}", flush=True)
-        result = run_recipe(name, args.minutes, train, test, news, sts)
+        if name not in RECIPES:
+            RECIPES[name] = {}
+        if RECIPES[name] is not None:
+            RECIPES[name] = RECIPES[name] | extra
+        result = run_recipe(name, scorer, args.minutes, args.steps)
+        result["rows"] = "heldback" if args.heldback else "dev"
         results.append(result)
-        (args.out / f"{name}.json").write_text(json.dumps(result, indent=2))
-        m = result["metrics"]
-        print(f"   test {100 * m['test_mean_acc']:.1f}  ntrex {100 * m.get('ntrex_mean_acc', 0):.1f}  "
-              f"xsts {100 * m.get('sts_xling_mean', 0):.1f}  en-sts {100 * m.get('sts_en-en', 0):.1f}  {result['info']}", flush=True)
-    order = [name for name in RECIPES if (args.out / f"{name}.json").exists()]
-    results = [json.loads((args.out / f"{name}.json").read_text()) for name in order]  # earlier recipes too
-    table = markdown(results, args.minutes, args.ntrex_rows)
-    (args.out / "table.md").write_text(table)
-    print(table)
+        (args.out / f"{name}{suffix}.json").write_text(json.dumps(result, indent=1))
+        print(table([result]).split("\n")[-1], flush=True)
+    text = table(results)
+    print(text)
+    if args.md:
+        args.md.write_text(text + "\n")
     return 0
 
 

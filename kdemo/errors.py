@@ -11,3 +11,10 @@ class KdemoError(Exception):
     Example:
         >>> raise KdemoError("corpus.tsv, line 3: the 'de' cell is empty; fill it or drop the row")
     """
+
+
+class RunCancelled(Exception):
+    """Raised inside long work (embedding, evaluation, fitting) when the person cancelled the run.
+
+    Not an error: the caller stops, saves nothing, and says so.
+    """

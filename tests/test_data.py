@@ -81,7 +81,7 @@ def test_undecodable_bytes_are_located(tmp_path: Path) -> None:
 
 
 def test_unknown_language_code(tmp_path: Path) -> None:
-    with pytest.raises(KdemoError, match=r"Unknown language code 'xq' in the header"):
+    with pytest.raises(KdemoError, match=r"c.tsv, line 1: unknown language code 'xq' in the header \(column 2\)"):
         load_corpus(write(tmp_path / "c.tsv", "en\txq\nHello.\tHallo.\n"))
 
 

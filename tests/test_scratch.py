@@ -153,10 +153,9 @@ def test_trains_in_the_distillation_loop(tiny_teacher, tiny_corpus, tmp_path: Pa
     train, dev = tiny_corpus.split(0.25, seed=0)
     texts = [t for column in train.texts.values() for t in column]
     student = build_scratch_student(texts, tiny_teacher.get_embedding_dimension(), True, tmp_path, **SMALL)
-    config = DistillConfig(
-        max_minutes=None, max_steps=4, batch_size=8, eval_every=2, eval_sentences=6, lr=1e-3, warm_start=False
-    )
+    config = DistillConfig(max_minutes=None, max_steps=40, batch_size=8, eval_every=100, eval_sentences=6, lr=3e-3, warm_start=False,
+                           english="", precision="fp32")
     result = distill_from_models(tiny_teacher, student, train, dev, config)
     losses = [h["loss"] for h in result.history if "loss" in h]
-    assert result.steps == 4 and all(np.isfinite(losses))
-    assert 0 <= result.metrics["student_after"]["dev_mean_acc"] <= 1
+    assert result.steps == 40 and all(np.isfinite(losses))
+    assert np.mean(losses[-8:]) < 0.8 * np.mean(losses[:8])  # it learned

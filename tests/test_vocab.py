@@ -62,7 +62,7 @@ def corpus():  # -> tuple[ParallelCorpus, ParallelCorpus]
 
 @pytest.fixture(scope="module")
 def extended(real_teacher, corpus):  # -> tuple[SentenceTransformer, dict]
-    from kdemo.models import build_student
+    from kdemo.students import build_student
 
     train, _ = corpus
     student = build_student("teacher-copy", real_teacher)
@@ -71,6 +71,7 @@ def extended(real_teacher, corpus):  # -> tuple[SentenceTransformer, dict]
     return student, stats
 
 
+@pytest.mark.slow  # loads the real teacher
 def test_extension_lowers_unk_rate_and_length(real_teacher, extended, corpus) -> None:
     student, stats = extended
     _, dev = corpus
@@ -86,6 +87,7 @@ def test_extension_lowers_unk_rate_and_length(real_teacher, extended, corpus) ->
     assert after.loc["ru", "tokens_per_sentence"] < 0.8 * before.loc["ru", "tokens_per_sentence"]
 
 
+@pytest.mark.slow  # loads the real teacher
 def test_new_pieces_are_used_inside_words(extended, corpus) -> None:
     student, stats = extended
     _, dev = corpus
@@ -101,6 +103,7 @@ def test_new_pieces_are_used_inside_words(extended, corpus) -> None:
     assert any(piece.startswith("##") for piece in used), "no new continuation piece was used"
 
 
+@pytest.mark.slow  # loads the real teacher
 def test_english_tokenization_unchanged(real_teacher, extended) -> None:
     student, _ = extended
     old, new = real_teacher[0].tokenizer, student[0].tokenizer
@@ -108,6 +111,7 @@ def test_english_tokenization_unchanged(real_teacher, extended) -> None:
         assert new(text)["input_ids"] == old(text)["input_ids"], text
 
 
+@pytest.mark.slow  # loads the real teacher
 def test_new_rows_are_the_mean_of_old_pieces(real_teacher, extended) -> None:
     student, stats = extended
     old_tok, new_tok = real_teacher[0].tokenizer, student[0].tokenizer
@@ -125,6 +129,7 @@ def test_new_rows_are_the_mean_of_old_pieces(real_teacher, extended) -> None:
     assert torch.equal(new_weight[new_tok.convert_tokens_to_ids(unknown)], old_weight[old_tok.unk_token_id])
 
 
+@pytest.mark.slow  # loads the real teacher
 def test_save_load_round_trip(extended, corpus, tmp_path) -> None:
     from sentence_transformers import SentenceTransformer
 
@@ -140,8 +145,9 @@ def test_save_load_round_trip(extended, corpus, tmp_path) -> None:
     np.testing.assert_allclose(encode(loaded, texts), encode(student, texts), atol=1e-6)
 
 
+@pytest.mark.slow  # loads the real teacher
 def test_keep_unchanged_protects_words(real_teacher) -> None:
-    from kdemo.models import build_student
+    from kdemo.students import build_student
 
     # Each word once, so only the shared "##walking" is learned; it would split "sleepwalkingly" differently.
     texts = ["blorfwalking zorpwalking quxwalking", "frobwalking glimwalking dweewalking"]
@@ -156,8 +162,9 @@ def test_keep_unchanged_protects_words(real_teacher) -> None:
     assert stats["skipped_for_unchanged"] >= 1
 
 
+@pytest.mark.slow  # loads the real teacher
 def test_bad_arguments(real_teacher) -> None:
-    from kdemo.models import build_student
+    from kdemo.students import build_student
 
     student = build_student("teacher-copy", real_teacher)
     with pytest.raises(KdemoError, match="n_new"):

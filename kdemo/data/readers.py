@@ -1,138 +1,57 @@
-"""Parallel corpora: read them from many formats, validate them loudly, split them reproducibly.
+"""Reading parallel corpora from many formats, loudly: every problem names the file and line.
 
-A ``ParallelCorpus`` holds English sentences and their aligned translations. Every reader
-reports problems as ``KdemoError`` naming the file and line; recoverable oddities (duplicates,
-over-long lines) are fixed and described in ``corpus.notes``.
+Recoverable oddities (duplicates, over-long lines) are fixed and described in ``corpus.notes``;
+anything else is an error that says what to do, never a guess. The formats live beside this module:
+``tables`` (TSV/CSV), ``jsonl``, ``aligned`` (``name.en`` + ``name.de``), all on ``textfile``.
 """
 
 from __future__ import annotations
 
-import csv
-import hashlib
-import io
-import json
 import logging
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 
-from kdemo.errors import KdemoError
+from kdemo.data.aligned import read_line_aligned, siblings
+from kdemo.data.corpus import ParallelCorpus
+from kdemo.data.jsonl import read_jsonl
+from kdemo.data.tables import read_table
+from kdemo.data.textfile import MAX_CHARS, RowChecker, check_unique_ids, is_language
+from kdemo.errors import KdemoError, RunCancelled
 from kdemo.languages import normalize_code
 
 logger = logging.getLogger(__name__)
 
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
+ASSETS = Path(__file__).resolve().parent.parent.parent / "assets"
 BUILTIN_CORPUS = ASSETS / "corpus"
-MAX_CHARS = 600
-TEST_PERCENT = 15
+TABLE_SUFFIXES = (".tsv", ".csv", ".jsonl")
+__all__ = ["ASSETS", "BUILTIN_CORPUS", "MAX_CHARS", "load_corpus"]
 
 
-@dataclass
-class ParallelCorpus:
-    """English sentences (``texts["en"]``) with line-aligned translations in other languages.
-
-    Example:
-        >>> c = ParallelCorpus(ids=["a"], texts={"en": ["Hi."], "de": ["Hallo."]})
-        >>> c.languages, len(c)
-        (('de',), 1)
-    """
-
-    ids: list[str]
-    texts: dict[str, list[str]]
-    name: str = "corpus"
-    groups: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        if "en" not in self.texts:
-            raise KdemoError(f"{self.name}: no English column ('en'); kdemo distils from English.")
-        sizes = {lang: len(col) for lang, col in self.texts.items()}
-        if len(set(sizes.values()) | {len(self.ids)}) != 1:
-            raise KdemoError(f"{self.name}: columns have different lengths {sizes} (ids: {len(self.ids)}).")
-        if not self.groups:
-            self.groups = [""] * len(self.ids)
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    @property
-    def languages(self) -> tuple[str, ...]:
-        """The non-English languages, in column order."""
-        return tuple(lang for lang in self.texts if lang != "en")
-
-    def sentences(self, english: bool = True) -> list[str]:
-        """Every text of the corpus, language by language (without English when ``english`` is False)."""
-        return [t for lang, column in self.texts.items() if english or lang != "en" for t in column]
-
-    def take(self, indices: Iterable[int], name: str | None = None) -> ParallelCorpus:
-        """The rows at ``indices``, in that order."""
-        idx = list(indices)
-        return ParallelCorpus(
-            ids=[self.ids[i] for i in idx],
-            texts={lang: [col[i] for i in idx] for lang, col in self.texts.items()},
-            name=name or self.name,
-            groups=[self.groups[i] for i in idx],
-            notes=list(self.notes),
-        )
-
-    def select(self, languages: Sequence[str]) -> ParallelCorpus:
-        """Keep English and ``languages`` (all when empty); unknown ones are an error."""
-        if not languages:
-            return self
-        wanted = [normalize_code(lang) for lang in languages]
-        missing = [lang for lang in wanted if lang not in self.texts]
-        if missing:
-            raise KdemoError(
-                f"{self.name} has no {', '.join(missing)} column. It has: {', '.join(self.languages)}."
-            )
-        keep = ["en"] + [lang for lang in wanted if lang != "en"]
-        return ParallelCorpus(list(self.ids), {lang: self.texts[lang] for lang in keep}, self.name, list(self.groups), list(self.notes))
-
-    def split(self, dev_fraction: float = 0.15, seed: int = 0) -> tuple[ParallelCorpus, ParallelCorpus]:
-        """Deterministic (train, dev) split by hashing each row's id with ``seed``.
-
-        The same id always lands on the same side, so adding rows never moves old ones.
-        """
-        threshold = int(dev_fraction * 10_000)
-        dev = [i for i, row_id in enumerate(self.ids) if _bucket(f"{seed}:{row_id}") < threshold]
-        train = sorted(set(range(len(self))) - set(dev))
-        if not dev or not train:
-            raise KdemoError(f"{self.name}: {len(self)} rows are too few to split into train and dev.")
-        return self.take(train, f"{self.name}/train"), self.take(dev, f"{self.name}/dev")
-
-
-def _bucket(key: str) -> int:
-    return int(hashlib.sha1(key.encode()).hexdigest()[:8], 16) % 10_000
-
-
-def is_builtin_test_id(row_id: str) -> bool:
-    """The built-in corpus's fixed test split: about 15% of ids, chosen by a hash of the id."""
-    return _bucket(f"kdemo-test:{row_id}") < TEST_PERCENT * 100
-
-
-def builtin_split(corpus: ParallelCorpus) -> tuple[ParallelCorpus, ParallelCorpus]:
-    """(train, test) of the built-in corpus; the test rows are never trained on."""
-    test = [i for i, row_id in enumerate(corpus.ids) if is_builtin_test_id(row_id)]
-    train = [i for i in range(len(corpus)) if not is_builtin_test_id(corpus.ids[i])]
-    return corpus.take(train, f"{corpus.name}/train"), corpus.take(test, f"{corpus.name}/test")
-
-
-def load_corpus(source: str | Path, max_rows: int | None = None) -> ParallelCorpus:
+def load_corpus(source: str | Path, max_rows: int | None = None, should_stop: Callable[[], bool] | None = None) -> ParallelCorpus:
     """Read a corpus from ``builtin``, a file, a folder, or ``hf:<dataset id>[:<subset>]``.
 
     Formats: TSV/CSV with a header of language codes (an ``id`` column is optional), headerless
     two-column TSV named like ``talks.en-de.tsv``, JSONL of ``{"en": ..., "de": ...}``, line-aligned
     pairs ``name.en`` + ``name.de`` (pass either file), a folder of such files, or a ``datasets``
-    dataset (local folder from ``save_to_disk`` or a hub id when online).
+    dataset (local folder from ``save_to_disk`` or a hub id when online). ``should_stop`` is asked
+    between files; when it says yes, ``RunCancelled`` is raised.
 
     Example:
         >>> corpus = load_corpus("builtin")
         >>> "de" in corpus.languages
         True
     """
-    text = str(source).strip()
+    corpus = _load(str(source).strip(), max_rows)
+    if should_stop is not None and should_stop():
+        raise RunCancelled()
+    return corpus
+
+
+def _load(text: str, max_rows: int | None) -> ParallelCorpus:
     if text in ("", "builtin"):
-        return _dedupe(_read_folder(BUILTIN_CORPUS, name="builtin"), max_rows)
+        corpus = _dedupe(_read_folder(BUILTIN_CORPUS, name="builtin"), max_rows)
+        corpus.builtin = True
+        return corpus
     if text.startswith("hf:"):
         return _dedupe(_read_hf(text[3:], max_rows), max_rows)
     path = Path(text).expanduser()
@@ -146,23 +65,45 @@ def load_corpus(source: str | Path, max_rows: int | None = None) -> ParallelCorp
 
 
 def _read_folder(folder: Path, name: str) -> ParallelCorpus:
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".tsv", ".csv", ".jsonl"))
-    if not files:
-        return _read_line_aligned(sorted(folder.iterdir()), name)
-    parts = [_read_file(p) for p in files]
-    langs = [lang for lang in parts[0].texts]
+    """Every table file and every line-aligned group in ``folder``; all must have the same languages."""
+    entries = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    tables = [p for p in entries if p.suffix.lower() in TABLE_SUFFIXES]
+    groups: dict[str, list[Path]] = {}
+    for path in entries:
+        if path.suffix.lower() not in TABLE_SUFFIXES and is_language(path.suffix[1:]):
+            groups.setdefault(path.stem, []).append(path)
+    if not tables and not groups:
+        raise KdemoError(
+            f"{folder}: no corpus files. kdemo reads .tsv, .csv and .jsonl files, and line-aligned files named like "
+            f"'name.en' + 'name.de'. Found: {', '.join(p.name for p in entries) or 'nothing'}."
+        )
+    grouped = {p for files in groups.values() for p in files}
+    skipped = [p.name for p in entries if p not in tables and p not in grouped]
+    if skipped:
+        logger.info("%s: not corpus files, skipped: %s", folder, ", ".join(skipped))
+    parts = [_read_file(p) for p in tables]
+    if len(groups) == 1 and not tables:  # one pair: ids named after the folder, as they always were
+        parts.append(read_line_aligned(next(iter(groups.values())), name))
+    else:
+        parts += [read_line_aligned(files, stem) for stem, files in groups.items()]
+    langs = list(parts[0].texts)
     for part in parts[1:]:
         if set(part.texts) != set(langs):
             raise KdemoError(
-                f"{part.name} has languages {sorted(part.texts)} but {parts[0].name} has {sorted(langs)}; "
+                f"{folder}: {part.name} has languages {sorted(part.texts)} but {parts[0].name} has {sorted(langs)}; "
                 "every file in a corpus folder needs the same columns."
             )
-    ids = [row_id for part in parts for row_id in part.ids]
-    if len(set(ids)) != len(ids):
-        dup = next(i for i in ids if ids.count(i) > 1)
-        raise KdemoError(f"{folder}: id {dup!r} occurs more than once; ids must be unique.")
+    owner: dict[str, str] = {}
+    for part in parts:
+        for row_id in part.ids:
+            if row_id in owner:
+                raise KdemoError(
+                    f"{folder}: the id {row_id!r} is used in both {owner[row_id]} and {part.name}; ids must be "
+                    "unique across the files of a folder. Change the ids in one of them."
+                )
+            owner[row_id] = part.name
     return ParallelCorpus(
-        ids=ids,
+        ids=[row_id for part in parts for row_id in part.ids],
         texts={lang: [t for part in parts for t in part.texts[lang]] for lang in langs},
         name=name,
         groups=[g for part in parts for g in part.groups],
@@ -173,169 +114,16 @@ def _read_folder(folder: Path, name: str) -> ParallelCorpus:
 def _read_file(path: Path) -> ParallelCorpus:
     suffix = path.suffix.lower()
     if suffix == ".jsonl":
-        return _read_jsonl(path)
+        return read_jsonl(path)
     if suffix in (".tsv", ".csv", ".txt"):
-        return _read_table(path)
-    siblings = sorted(path.parent.glob(path.stem + ".*"))
-    return _read_line_aligned(siblings, path.stem)
-
-
-def _decoded_lines(path: Path) -> list[str]:
-    raw = path.read_bytes()
-    if raw.startswith(b"\xef\xbb\xbf"):
-        raw = raw[3:]
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
+        return read_table(path)
+    if not is_language(suffix[1:]):
         raise KdemoError(
-            f"{path}, line {line}: bytes that are not UTF-8 (at byte {exc.start}). Save the file as UTF-8."
-        ) from None
-    return text.splitlines()
-
-
-class _RowChecker:
-    """Shared cell validation: non-empty, truncated when over-long, with file and line in errors."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.truncated = 0
-
-    def cell(self, value: object, lang: str, line: int) -> str:
-        text = "" if value is None else " ".join(str(value).split())
-        if not text:
-            raise KdemoError(f"{self.path}, line {line}: the '{lang}' text is empty. Fill it in or remove the row.")
-        if len(text) > MAX_CHARS:
-            self.truncated += 1
-            text = text[:MAX_CHARS]
-        return text
-
-    def notes(self) -> list[str]:
-        if not self.truncated:
-            return []
-        note = f"{self.path.name}: {self.truncated} over-long texts truncated to {MAX_CHARS} characters."
-        logger.warning(note)
-        return [note]
-
-
-def _read_table(path: Path) -> ParallelCorpus:
-    lines = _decoded_lines(path)
-    delimiter = "," if path.suffix.lower() == ".csv" else "\t"
-    quoting = csv.QUOTE_MINIMAL if delimiter == "," else csv.QUOTE_NONE
-    rows = list(csv.reader(io.StringIO("\n".join(lines)), delimiter=delimiter, quoting=quoting))
-    numbered = [(n, row) for n, row in enumerate(rows, start=1) if any(cell.strip() for cell in row)]
-    if not numbered:
-        raise KdemoError(f"{path} is empty.")
-    header_line, header = numbered[0]
-    columns = _header_columns(header, path)
-    if columns is None:
-        columns = _codes_from_name(path, len(header))
-        body = numbered
-    else:
-        body = numbered[1:]
-    check = _RowChecker(path)
-    ids: list[str] = []
-    texts: dict[str, list[str]] = {c: [] for c in columns if c != "id"}
-    for line, row in body:
-        if len(row) != len(columns):
-            raise KdemoError(
-                f"{path}, line {line}: {len(row)} columns but the header has {len(columns)} "
-                f"({', '.join(columns)}). Check for a missing or extra {'tab' if delimiter == chr(9) else 'comma'}."
-            )
-        values = dict(zip(columns, row))
-        ids.append(values["id"].strip() if "id" in values else f"{path.stem}-{line:05d}")
-        for lang in texts:
-            texts[lang].append(check.cell(values[lang], lang, line))
-    if not ids:
-        raise KdemoError(f"{path}: a header but no rows.")
-    return ParallelCorpus(ids, texts, name=path.name, groups=[path.stem] * len(ids), notes=check.notes())
-
-
-def _header_columns(header: list[str], path: Path) -> list[str] | None:
-    """Language codes of a header row, or None when the row looks like data (no header)."""
-    cells = [c.strip() for c in header]
-    looks_like_header = all(0 < len(c) <= 8 and " " not in c for c in cells)
-    if not looks_like_header:
-        return None
-    columns = [c.lower() if c.lower() == "id" else normalize_code(c, f"the header of {path}") for c in cells]
-    if len(set(columns)) != len(columns):
-        raise KdemoError(f"{path}: the header repeats a column: {', '.join(cells)}.")
-    if "en" not in columns:
-        raise KdemoError(f"{path}: the header {cells} has no 'en' column; kdemo distils from English.")
-    return columns
-
-
-def _codes_from_name(path: Path, width: int) -> list[str]:
-    pair = path.stem.split(".")[-1]
-    codes = pair.replace("_", "-").split("-")
-    if width != 2 or len(codes) != 2:
-        raise KdemoError(
-            f"{path} has no header. Add a first line of language codes (e.g. 'en<TAB>de'), "
-            "or name a two-column file like 'talks.en-de.tsv'."
+            f"{path}: kdemo cannot tell the format from the extension '{suffix or '(none)'}'. It reads .tsv, .csv "
+            "and .jsonl files, and line-aligned files named like 'name.en' + 'name.de'."
+            + (" For JSON, write one object per line and name the file .jsonl." if suffix == ".json" else "")
         )
-    columns = [normalize_code(code, f"the file name {path.name}") for code in codes]
-    if "en" not in columns:
-        raise KdemoError(f"{path.name}: neither column is English ('en').")
-    return columns
-
-
-def _read_jsonl(path: Path) -> ParallelCorpus:
-    check = _RowChecker(path)
-    ids: list[str] = []
-    texts: dict[str, list[str]] | None = None
-    for line, raw in enumerate(_decoded_lines(path), start=1):
-        if not raw.strip():
-            continue
-        try:
-            obj = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise KdemoError(f"{path}, line {line}: not valid JSON ({exc.msg}).") from None
-        if not isinstance(obj, dict):
-            raise KdemoError(f"{path}, line {line}: expected an object like {{\"en\": ..., \"de\": ...}}.")
-        row = {("id" if k == "id" else normalize_code(k, f"{path}, line {line}")): v for k, v in obj.items()}
-        if texts is None:
-            if "en" not in row:
-                raise KdemoError(f"{path}, line {line}: no 'en' key; kdemo distils from English.")
-            texts = {lang: [] for lang in row if lang != "id"}
-        if set(row) - {"id"} != set(texts):
-            raise KdemoError(
-                f"{path}, line {line}: keys {sorted(set(row) - {'id'})} differ from the first row's {sorted(texts)}."
-            )
-        ids.append(str(row.get("id", f"{path.stem}-{line:05d}")))
-        for lang in texts:
-            texts[lang].append(check.cell(row[lang], lang, line))
-    if texts is None:
-        raise KdemoError(f"{path} is empty.")
-    return ParallelCorpus(ids, texts, name=path.name, groups=[path.stem] * len(ids), notes=check.notes())
-
-
-def _read_line_aligned(files: Sequence[Path], name: str) -> ParallelCorpus:
-    by_lang: dict[str, Path] = {}
-    for path in files:
-        code = path.suffix.lstrip(".")
-        if path.is_file() and code:
-            by_lang[normalize_code(code, f"the file name {path.name}")] = path
-    if "en" not in by_lang or len(by_lang) < 2:
-        raise KdemoError(
-            f"{name}: line-aligned corpora need an English file and at least one translation, "
-            f"named like '{name}.en' and '{name}.de'. Found: {', '.join(p.name for p in files) or 'nothing'}."
-        )
-    lines = {lang: _decoded_lines(path) for lang, path in by_lang.items()}
-    n_en = len(lines["en"])
-    for lang, col in lines.items():
-        if len(col) != n_en:
-            raise KdemoError(
-                f"{by_lang[lang]} has {len(col)} lines but {by_lang['en']} has {n_en}; "
-                "line-aligned files must have one translation per English line."
-            )
-    texts: dict[str, list[str]] = {}
-    notes: list[str] = []
-    for lang in ["en"] + sorted(set(by_lang) - {"en"}):
-        check = _RowChecker(by_lang[lang])
-        texts[lang] = [check.cell(t, lang, n) for n, t in enumerate(lines[lang], start=1)]
-        notes += check.notes()
-    ids = [f"{name}-{n:05d}" for n in range(1, n_en + 1)]
-    return ParallelCorpus(ids, texts, name=name, groups=[name] * n_en, notes=notes)
+    return read_line_aligned(siblings(path), path.stem)
 
 
 def _read_hf(spec: str, max_rows: int | None) -> ParallelCorpus:
@@ -364,11 +152,18 @@ def _read_hf(spec: str, max_rows: int | None) -> ParallelCorpus:
         other = normalize_code(pair[1] if normalize_code(pair[0]) == "en" else pair[0], spec)
         texts = {"en": ds["english"], other: ds["non_english"]}
     else:
-        langs = {c: normalize_code(c, f"the columns of {spec}") for c in columns if c != "id"}
-        texts = {code: ds[col] for col, code in langs.items()}
-    check = _RowChecker(Path(spec))
+        texts = {}
+        for col in (c for c in columns if c != "id"):
+            code = normalize_code(col, f"the columns of {spec}")
+            if code in texts:
+                raise KdemoError(f"{spec}: two columns mean {code}; keep one.")
+            texts[code] = ds[col]
+    if len(texts) < 2 or "en" not in texts:
+        raise KdemoError(f"{spec}: columns {columns}; kdemo needs 'en' and at least one translation column.")
+    check = RowChecker(Path(spec), unit="row")
     texts = {lang: [check.cell(t, lang, n) for n, t in enumerate(col, start=1)] for lang, col in texts.items()}
     ids = [str(i) for i in ds["id"]] if "id" in columns else [f"row-{n:06d}" for n in range(len(ds))]
+    check_unique_ids(ids, range(1, len(ids) + 1), spec, "Give every row its own id.", unit="rows")
     name = dataset_id.rstrip("/").split("/")[-1]
     return ParallelCorpus(ids, texts, name=name, groups=[name] * len(ids), notes=check.notes())
 

@@ -1,0 +1,1 @@
+"""What each tab of the app shows, computed without gradio: forms, figures, tables and Markdown."""
