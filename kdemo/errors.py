@@ -10,6 +10,9 @@ class KdemoError(Exception):
 
     Example:
         >>> raise KdemoError("corpus.tsv, line 3: the 'de' cell is empty; fill it or drop the row")
+        Traceback (most recent call last):
+        ...
+        kdemo.errors.KdemoError: corpus.tsv, line 3: the 'de' cell is empty; fill it or drop the row
     """
 
 

@@ -59,7 +59,7 @@ def train_tokenizer(texts: list[str], vocab_size: int = 8000, max_seq_length: in
         >>> tok.convert_ids_to_tokens(tok("早上好。")["input_ids"])[0]
         '[CLS]'
     """
-    from tokenizers import Regex, Tokenizer, decoders, normalizers, pre_tokenizers
+    from tokenizers import decoders
     from tokenizers.models import Unigram
     from tokenizers.processors import TemplateProcessing
     from tokenizers.trainers import UnigramTrainer
@@ -71,25 +71,7 @@ def train_tokenizer(texts: list[str], vocab_size: int = 8000, max_seq_length: in
     if vocab_size < len(SPECIAL_TOKENS) + 2:
         raise KdemoError(f"vocab_size {vocab_size} is too small for a tokenizer; use a few thousand (default 8000).")
 
-    tok = Tokenizer(Unigram())
-    tok.normalizer = normalizers.Sequence(
-        [
-            normalizers.NFKC(),
-            normalizers.Lowercase(),
-            # Arabic short-vowel marks and tatweel are optional in writing; dropping them lets
-            # "رُزق" and "رزق" share pieces instead of splitting the first into single letters.
-            normalizers.Replace(Regex("[\u0640\u064b-\u065f\u0670]"), ""),
-            normalizers.Replace(Regex(r"\s+"), " "),
-            normalizers.Strip(),
-        ]
-    )
-    tok.pre_tokenizer = pre_tokenizers.Sequence(
-        [
-            pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always", split=True),
-            pre_tokenizers.Punctuation(behavior="isolated"),
-            pre_tokenizers.Digits(individual_digits=True),
-        ]
-    )
+    tok = _untrained_tokenizer()
     trainer = UnigramTrainer(
         vocab_size=vocab_size,
         special_tokens=list(SPECIAL_TOKENS),
@@ -117,6 +99,33 @@ def train_tokenizer(texts: list[str], vocab_size: int = 8000, max_seq_length: in
         pad_token="[PAD]", unk_token="[UNK]", cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]",
         model_max_length=max_seq_length, model_input_names=["input_ids", "attention_mask"],
     )  # fmt: skip
+
+
+def _untrained_tokenizer():  # -> tokenizers.Tokenizer
+    """A Unigram tokenizer with kdemo's normaliser and pre-tokeniser, before training."""
+    from tokenizers import Regex, Tokenizer, normalizers, pre_tokenizers
+    from tokenizers.models import Unigram
+
+    tok = Tokenizer(Unigram())
+    tok.normalizer = normalizers.Sequence(
+        [
+            normalizers.NFKC(),
+            normalizers.Lowercase(),
+            # Arabic short-vowel marks and tatweel are optional in writing; dropping them lets
+            # "رُزق" and "رزق" share pieces instead of splitting the first into single letters.
+            normalizers.Replace(Regex("[\u0640\u064b-\u065f\u0670]"), ""),
+            normalizers.Replace(Regex(r"\s+"), " "),
+            normalizers.Strip(),
+        ]
+    )
+    tok.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always", split=True),
+            pre_tokenizers.Punctuation(behavior="isolated"),
+            pre_tokenizers.Digits(individual_digits=True),
+        ]
+    )
+    return tok
 
 
 def _canonical_pieces(pieces: list[list]) -> list[tuple[str, float]]:
@@ -150,6 +159,20 @@ def unk_rate(tokenizer: PreTrainedTokenizerFast, texts: list[str]) -> float:
     return unknown / total if total else 0.0
 
 
+def _check_settings(teacher_dim: int, layers: int, hidden: int, heads: int, max_seq_length: int) -> None:
+    problems = []
+    if teacher_dim < 1:
+        problems.append(f"teacher_dim must be positive, got {teacher_dim}")
+    if layers < 1 or hidden < 1 or heads < 1:
+        problems.append(f"layers, hidden and heads must be positive, got {layers}, {hidden}, {heads}")
+    elif hidden % heads:
+        problems.append(f"hidden ({hidden}) must be a multiple of heads ({heads})")
+    if not 8 <= max_seq_length <= 4096:
+        problems.append(f"max_seq_length must be between 8 and 4096, got {max_seq_length}")
+    if problems:
+        raise KdemoError("Invalid scratch student settings: " + "; ".join(problems) + ".")
+
+
 def build_scratch_student(
     texts: list[str],
     teacher_dim: int,
@@ -180,18 +203,7 @@ def build_scratch_student(
     from sentence_transformers.sentence_transformer.modules import Dense, Normalize, Pooling, Transformer
     from transformers import BertConfig, BertModel
 
-    problems = []
-    if teacher_dim < 1:
-        problems.append(f"teacher_dim must be positive, got {teacher_dim}")
-    if layers < 1 or hidden < 1 or heads < 1:
-        problems.append(f"layers, hidden and heads must be positive, got {layers}, {hidden}, {heads}")
-    elif hidden % heads:
-        problems.append(f"hidden ({hidden}) must be a multiple of heads ({heads})")
-    if not 8 <= max_seq_length <= 4096:
-        problems.append(f"max_seq_length must be between 8 and 4096, got {max_seq_length}")
-    if problems:
-        raise KdemoError("Invalid scratch student settings: " + "; ".join(problems) + ".")
-
+    _check_settings(teacher_dim, layers, hidden, heads, max_seq_length)
     tokenizer = train_tokenizer(texts, vocab_size, max_seq_length)
     folder = Path(workdir).expanduser() / ENCODER_FOLDER
     try:

@@ -118,28 +118,15 @@ def extend_vocabulary(
         >>> extend_vocabulary(student, ["我每天早上六点起床。", "Я просыпаюсь каждое утро."] * 3, 20)["added"] > 0
         True
     """
-    import torch
-
     if n_new < 0:
         raise KdemoError(f"n_new must be zero or positive, got {n_new}.")
-    body = student[0]
     tok = _text_tokenizer(student)
-    backend = getattr(tok, "backend_tokenizer", None)
-    if backend is None:
-        raise KdemoError(f"extend_vocabulary needs a fast (tokenizers-backed) tokenizer; got {type(tok).__name__}.")
-    spec = json.loads(backend.to_str())
+    spec = _wordpiece_spec(tok)
     model_spec = spec["model"]
-    if model_spec.get("type") != "WordPiece":
-        raise KdemoError(
-            f"extend_vocabulary works on WordPiece tokenizers (BERT-style students such as teacher-copy); "
-            f"this student's tokenizer is {model_spec.get('type')!r}. "
-            "Choose a multilingual student such as me5-small instead."
-        )
     old_vocab: dict[str, int] = dict(model_spec["vocab"])
     unk = model_spec["unk_token"]
     prefix = model_spec.get("continuing_subword_prefix", "##")
     max_chars = int(model_spec.get("max_input_chars_per_word", 100))
-    embeddings = body.auto_model.get_input_embeddings()
     stats: dict[str, Any] = {"added": 0, "vocab_before": len(old_vocab), "vocab_after": len(old_vocab), "candidates": 0,
                              "fixes_unk": 0, "skipped_for_unchanged": 0, "examples": []}  # fmt: skip
     texts = [t for t in texts if t and t.strip()]
@@ -147,27 +134,15 @@ def extend_vocabulary(
         return stats
     if len(texts) > MAX_TRAIN_TEXTS:
         texts = random.Random(seed).sample(texts, MAX_TRAIN_TEXTS)
-
+    backend = tok.backend_tokenizer
     ranked = _ranked_candidates(backend, texts, old_vocab, unk, prefix, max_chars, n_new, min_frequency)
     stats["candidates"] = len(ranked)
     chosen, skipped = _choose(ranked, n_new, old_vocab, keep_unchanged or [], backend, unk, prefix, max_chars)
     stats["skipped_for_unchanged"] = skipped
     if not chosen:
         return stats
-
-    # Append after the largest of vocabulary and embedding table so no old id changes its row.
-    start = max(max(old_vocab.values()) + 1, embeddings.num_embeddings)
-    new_ids = {piece: start + i for i, piece in enumerate(chosen)}
-    unk_id = old_vocab[unk]
     old_pieces = {piece: _wordpiece(piece, old_vocab, unk, prefix, max_chars) for piece in chosen}
-
-    body.auto_model.resize_token_embeddings(start + len(chosen), mean_resizing=False)
-    weight = body.auto_model.get_input_embeddings().weight
-    with torch.no_grad():
-        for piece, new_id in new_ids.items():
-            rows = [old_vocab.get(p, unk_id) for p in old_pieces[piece]]
-            weight[new_id] = weight[rows].mean(dim=0)
-
+    new_ids = _append_rows(student, chosen, old_pieces, old_vocab, unk)
     model_spec["vocab"] = {**old_vocab, **new_ids}
     tok._tokenizer = type(backend).from_str(json.dumps(spec))  # the backend is rebuilt, everything else kept
     stats.update(
@@ -178,6 +153,41 @@ def extend_vocabulary(
     )
     logger.info("extended the vocabulary by %d pieces (%d replace [UNK])", stats["added"], stats["fixes_unk"])
     return stats
+
+
+def _wordpiece_spec(tok: Any) -> dict[str, Any]:
+    """The tokenizer's JSON spec, refusing anything but a fast WordPiece tokenizer."""
+    backend = getattr(tok, "backend_tokenizer", None)
+    if backend is None:
+        raise KdemoError(f"extend_vocabulary needs a fast (tokenizers-backed) tokenizer; got {type(tok).__name__}.")
+    spec = json.loads(backend.to_str())
+    if spec["model"].get("type") != "WordPiece":
+        raise KdemoError(
+            f"extend_vocabulary works on WordPiece tokenizers (BERT-style students such as teacher-copy); "
+            f"this student's tokenizer is {spec['model'].get('type')!r}. "
+            "Choose a multilingual student such as me5-small instead."
+        )
+    return spec
+
+
+def _append_rows(student: SentenceTransformer, chosen: list[str], old_pieces: dict[str, list[str]], old_vocab: dict[str, int],
+                 unk: str) -> dict[str, int]:
+    """Resize the word embeddings for ``chosen`` and set each new row to the mean of its old pieces' rows.
+
+    New ids go after the largest of vocabulary and embedding table, so no old id changes its row.
+    """
+    import torch
+
+    body = student[0].auto_model
+    start = max(max(old_vocab.values()) + 1, body.get_input_embeddings().num_embeddings)
+    new_ids = {piece: start + i for i, piece in enumerate(chosen)}
+    body.resize_token_embeddings(start + len(chosen), mean_resizing=False)
+    weight = body.get_input_embeddings().weight
+    unk_id = old_vocab[unk]
+    with torch.no_grad():
+        for piece, new_id in new_ids.items():
+            weight[new_id] = weight[[old_vocab.get(p, unk_id) for p in old_pieces[piece]]].mean(dim=0)
+    return new_ids
 
 
 def _text_tokenizer(model: Any) -> Any:

@@ -41,8 +41,8 @@ def lr_factor(progress: float, warmup: float) -> float:
     """Linear warm-up over the first ``warmup`` share of the budget, then linear decay to zero.
 
     Example:
-        >>> lr_factor(0.05, 0.1), lr_factor(0.55, 0.1), lr_factor(1.0, 0.1)
-        (0.5, 0.5, 0.0)
+        >>> [round(lr_factor(p, 0.1), 3) for p in (0.05, 0.55, 1.0)]
+        [0.5, 0.5, 0.0]
     """
     if warmup > 0 and progress < warmup:
         return max(progress / warmup, 0.02)

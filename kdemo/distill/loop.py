@@ -111,7 +111,7 @@ def distill(config: DistillConfig, callbacks: Callbacks | None = None, max_rows:
 
     Example:
         >>> result = distill(DistillConfig(languages=("de",), max_steps=20))  # doctest: +SKIP
-        >>> result.metrics["student_after"]["dev_de_acc"] >= 0
+        >>> result.metrics["student_after"]["dev_de_compat"] > result.metrics["teacher"]["dev_de_compat"]  # doctest: +SKIP
         True
     """
     from kdemo.data import load_corpus, load_english, train_dev_split

@@ -13,6 +13,7 @@ Layout of one run::
         probe.npz         optional: 2-D positions of a fixed probe set at every live evaluation
         failures.json     optional: the dev pairs the student aligns worst
         corpus/           optional: the uploaded corpus the run trained on (so config.json reproduces)
+        student-int8/     optional: the int8 ONNX export, made on first download (``kdemo.export``)
 
 A run may hold ``student-delta/`` instead of ``student/``: the student stored as its difference to
 a base model an installed package ships (see ``kdemo.compact``); ``student/`` is rebuilt from it on

@@ -59,7 +59,7 @@ def save_run(result: DistillResult, run_id: str | None = None, owner: str = "", 
 
     Example:
         >>> layout = save_run(result)  # doctest: +SKIP
-        >>> layout.is_valid()
+        >>> layout.is_valid()  # doctest: +SKIP
         True
     """
     if result.cancelled:
@@ -119,7 +119,7 @@ class Run:
 
     Example:
         >>> run = open_run("demo-me5-small")  # doctest: +SKIP
-        >>> run.config.student, run.is_demo
+        >>> run.config.student, run.is_demo  # doctest: +SKIP
         ('me5-small', True)
     """
 
@@ -295,24 +295,30 @@ def delete_run(run_id: str, requester: str | None = None, admin: bool = False) -
     if requester is not None and not admin and not run.owned_by(requester):
         raise KdemoError(f"Only the person who trained {run_id} can delete it.")
     shutil.rmtree(run.layout.root)
-    zipped = _zip_path(run)
-    zipped.unlink(missing_ok=True)
+    for int8 in (False, True):
+        _zip_path(run, int8).unlink(missing_ok=True)
 
 
-def _zip_path(run: Run) -> Path:
-    return cache_dir() / "downloads" / f"{run.run_id}-student.zip"
+def _zip_path(run: Run, int8: bool = False) -> Path:
+    return cache_dir() / "downloads" / f"{run.run_id}-student{'-int8' if int8 else ''}.zip"
 
 
-def zip_student(run: Run) -> Path:
+def zip_student(run: Run, int8: bool = False) -> Path:
     """A zip of the run's ``student/`` folder (a plain sentence-transformers model), made once per run.
 
+    ``int8``: the ``student-int8/`` export instead (ONNX body with int8 weights, ``kdemo.export``).
     Weights are stored, not deflated: float tensors barely compress, and storing a 470 MB model
     takes seconds where deflating it takes most of a minute of CPU on a shared server.
     """
     import zipfile
 
-    folder = run.student_folder()
-    target = _zip_path(run)
+    if int8:
+        from kdemo.export import export_int8
+
+        folder = export_int8(run)
+    else:
+        folder = run.student_folder()
+    target = _zip_path(run, int8)
     stamp = (folder / "modules.json").stat().st_mtime
     if target.exists() and target.stat().st_mtime >= stamp:
         return target
@@ -322,7 +328,7 @@ def zip_student(run: Run) -> Path:
         with zipfile.ZipFile(partial, "w") as archive:
             for path in sorted(p for p in folder.rglob("*") if p.is_file()):
                 stored = path.suffix in (".safetensors", ".bin", ".onnx")
-                archive.write(path, f"student/{path.relative_to(folder).as_posix()}",
+                archive.write(path, f"{folder.name}/{path.relative_to(folder).as_posix()}",
                               compress_type=zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED)
         partial.replace(target)
     finally:

@@ -31,6 +31,7 @@ def build(ctx: AppContext) -> RunsTab:
     with gr.Row():
         open_btn = gr.Button("Open in Compare")
         download = gr.Button("Download student (.zip)", elem_id="download-btn")
+        download_int8 = gr.Button("Download int8 ONNX student (.zip, faster on CPUs)", elem_id="download-int8-btn")
         confirm = gr.Checkbox(label="Yes, delete", value=False, elem_id="runs-confirm")
         delete = gr.Button("Delete run", variant="stop", elem_id="delete-btn")
     file = gr.File(label="Download", elem_id="download-file", height=80)
@@ -45,14 +46,17 @@ def build(ctx: AppContext) -> RunsTab:
         compare_table = gr.Dataframe()
     tab = RunsTab(table, run, pick, open_btn)
 
-    @friendly
-    def on_download(run_id: str) -> str:
-        from kdemo.runs import zip_student
+    def downloader(int8: bool):  # -> Callable[[str], str]
+        @friendly
+        def on_download(run_id: str) -> str:
+            from kdemo.runs import zip_student
 
-        selected = open_selected(run_id)
-        if selected is None:
-            raise KdemoError("Pick a run to download.")
-        return str(zip_student(selected))
+            selected = open_selected(run_id)
+            if selected is None:
+                raise KdemoError("Pick a run to download.")
+            return str(zip_student(selected, int8=int8))
+
+        return on_download
 
     @friendly
     def on_delete(run_id: str, yes: bool, token: str) -> dict[Any, Any]:
@@ -72,7 +76,8 @@ def build(ctx: AppContext) -> RunsTab:
 
     refresh.click(friendly(lambda current, token: refresh_outputs(tab, current, token)), [run, ctx.token], [table, run, pick])
     run.change(friendly(lambda run_id: view.run_details(open_selected(run_id))), run, card)
-    download.click(on_download, run, file, concurrency_limit=1, concurrency_id="download")
+    download.click(downloader(False), run, file, concurrency_limit=1, concurrency_id="download")
+    download_int8.click(downloader(True), run, file, concurrency_limit=1, concurrency_id="download")
     delete.click(on_delete, [run, confirm, ctx.token], [table, run, pick, confirm])
     compare_btn.click(on_compare, [pick, metric], [compare_plot, compare_table])
     return tab
