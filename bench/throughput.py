@@ -68,7 +68,7 @@ class Setup:
         else:
             from kdemo.distill.warmstart import warm_start
 
-            self.start, _ = warm_start(student, train, self.targets[: len(train)], self.english, self.targets[len(train):],
+            self.start, _, _ = warm_start(student, train, self.targets[: len(train)], self.english, self.targets[len(train):],
                                        self.config.replace(precision="bf16"))
 
     def fresh(self):  # -> SentenceTransformer

@@ -59,7 +59,10 @@ class DistillConfig:
     ``bf16`` (autocast) or ``auto``: bf16 where it measures faster on this machine (``kdemo.precision``).
     At most ``dev_rows`` rows of the dev split are evaluated (the first of its hashed order), so a
     large corpus never costs a quadratic matrix over its whole dev split. ``warm_start_strength`` fixes the warm start's shrinkage (None: chosen by held-out agreement);
-    ``train_layers`` trains only the top N transformer layers and the head (None: every layer), which
+    ``teacher_weight`` blends each training target: that much of the teacher's embedding of the
+    English sentence, the rest the warm-started student's own embedding of it (1: the teacher's
+    alone, as in Reimers & Gurevych). Below 1 the student keeps more of its own English geometry
+    while its translations are pulled onto its English; it needs the warm start. ``train_layers`` trains only the top N transformer layers and the head (None: every layer), which
     makes each step cheaper on a CPU. ``probe`` names the sentences followed on the alignment map: ``dev`` (the live subset of the dev
     split) or a curated example set (``assets/examples/<name>.tsv``).
 
@@ -91,6 +94,7 @@ class DistillConfig:
     dev_rows: int = 1000
     warm_start: bool = True
     warm_start_strength: float | None = None
+    teacher_weight: float = 1.0
     train_layers: int | None = None
     english: str = "builtin"
     precision: str = "auto"
@@ -129,6 +133,7 @@ class DistillConfig:
             "extend_vocab": self.extend_vocab >= 0,
             "warm_start_strength": self.warm_start_strength is None or self.warm_start_strength >= 0,
             "train_layers": self.train_layers is None or self.train_layers >= 0,
+            "teacher_weight": 0 <= self.teacher_weight <= 1,
         }
         problems += [f"{name} is out of range: {getattr(self, name)!r}" for name, ok in checks.items() if not ok]
         if not self.teacher.strip():

@@ -175,7 +175,9 @@ def test_search_finds_the_english_sentence_from_another_language(visitor, lang: 
 
 
 def _start_run(page, steps: str, languages: tuple[str, ...] = ("de", "zh"), english: bool = False, every: str = "8") -> None:
+    """A run of the small teacher copy (the default student is covered by the demo run's tests)."""
     page.get_by_role("tab", name="Train").click()
+    _pick(page, "train-student", "teacher-copy")
     page.locator("#train-corpus").get_by_label("Built-in").check()
     langs = page.locator("#train-langs")
     for box in langs.get_by_role("checkbox").all():

@@ -161,7 +161,8 @@ def test_warm_start_fits_the_teacher_space(tiny_teacher, tiny_student, split) ->
     texts = train.texts["en"] + english
     targets = encode(tiny_teacher, texts)
     before = np.mean((encode(tiny_student, texts) - targets) ** 2)
-    fitted, info = warm_start(tiny_student, train, targets[: len(train)], english, targets[len(train):], CFG)
+    fitted, info, own = warm_start(tiny_student, train, targets[: len(train)], english, targets[len(train):], CFG)
+    np.testing.assert_allclose(own, encode(fitted, texts), atol=1e-4)  # the fitted student's own English embeddings
     after = np.mean((encode(fitted, texts) - targets) ** 2)
     assert after < 0.5 * before
     assert info["sentences"] == len(texts) and info["strength"] > 0
@@ -195,3 +196,19 @@ def test_real_distillation_moves_translations_towards_the_teacher(real_teacher) 
     after = cos_to_teacher(result.student)
     assert after > before + 0.05, (before, after)
     assert result.metrics["student_after"]["dev_de_compat"] > result.metrics["teacher"]["dev_de_compat"]
+
+
+def test_teacher_weight_blends_the_targets(tiny_teacher, tiny_student, split) -> None:
+    """teacher_weight 0: translations are pulled onto the warm-started student's own English embeddings."""
+    from kdemo.distill import Distillation
+
+    run = Distillation(tiny_teacher, tiny_student, *split, CFG.replace(warm_start=True, teacher_weight=0.0), Callbacks(), [], None)
+    run.prepare()
+    run.warm_start()
+    targets = run.train_targets_all()
+    np.testing.assert_allclose(targets, run.own_targets, atol=1e-6)
+    half = run.config.replace(teacher_weight=0.5)
+    run.config = half
+    mixed = run.train_targets_all()
+    expected = run.train_targets + run.own_targets
+    np.testing.assert_allclose(mixed, expected / np.linalg.norm(expected, axis=1, keepdims=True), atol=1e-5)

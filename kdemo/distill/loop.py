@@ -256,9 +256,10 @@ class Distillation:
         if not self.config.warm_start or student_kind(self.config.student).in_teacher_space:
             return
         self.callbacks.status("Warm start: fitting a linear map from the student's space to the teacher's")
-        self.student, self.info["warm_start"] = warm_start(
+        self.student, self.info["warm_start"], own = warm_start(
             self.student, self.train_set, self.train_targets, self.english, self.english_targets, self.config,
             should_stop=self.callbacks.should_stop)
+        self.own_targets = own
 
     # ------------------------------------------------------------------------------ 4. train
 
@@ -316,9 +317,21 @@ class Distillation:
         self.info.update(epochs=round(examples / max(len(self.texts), 1), 3), examples=examples, precision=config.precision)
 
     def train_targets_all(self) -> np.ndarray:
+        """The target of every training row: the teacher's embedding, blended with the warm-started
+        student's own when ``teacher_weight`` < 1 (see DistillConfig)."""
         import numpy as np
 
-        return np.vstack([self.train_targets, self.english_targets]) if len(self.english) else self.train_targets
+        teacher = np.vstack([self.train_targets, self.english_targets]) if len(self.english) else self.train_targets
+        weight = self.config.teacher_weight
+        own = getattr(self, "own_targets", None)
+        if weight >= 1 or own is None:
+            return teacher
+        from kdemo.distill.warmstart import _normalised
+
+        mixed = (weight * teacher + (1 - weight) * own).astype(np.float32)
+        if _normalised(teacher):
+            mixed /= np.maximum(np.linalg.norm(mixed, axis=1, keepdims=True), 1e-12)
+        return mixed
 
     def record_step(self, loss: torch.Tensor, lr: float, progress: float, examples: int) -> None:
         value = float(loss.detach())

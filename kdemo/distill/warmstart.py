@@ -33,11 +33,13 @@ STRENGTHS = (0.1, 0.3, 1.0, 3.0, 10.0)
 
 def warm_start(student: SentenceTransformer, train: ParallelCorpus, train_targets: np.ndarray, english: list[str],
                english_targets: np.ndarray, config: DistillConfig,
-               should_stop: Callable[[], bool] | None = None) -> tuple[SentenceTransformer, dict[str, Any]]:
+               should_stop: Callable[[], bool] | None = None) -> tuple[SentenceTransformer, dict[str, Any], np.ndarray]:
     """Fit the map on every English sentence the run has and install it after pooling.
 
-    The student's pooled embeddings are cached per (student, texts), so a second run with the same
-    student and corpus fits in about a second.
+    Returns the fitted student, what was fitted, and the fitted student's own embeddings of those
+    English sentences (corpus first, then English-only; normalised like the teacher's), which
+    ``teacher_weight`` < 1 blends into the training targets. The student's pooled embeddings are
+    cached per (student, texts), so a second run with the same student and corpus fits in about a second.
     """
     from kdemo.distill.cache import cached_embeddings, model_key
     from kdemo.models import install_linear_map, pooled_model
@@ -51,9 +53,17 @@ def warm_start(student: SentenceTransformer, train: ParallelCorpus, train_target
     weight, bias, info = fit_map(x.astype(np.float64), targets.astype(np.float64), seed=config.seed, strengths=strengths)
     fitted = install_linear_map(student, weight.astype(np.float32), bias.astype(np.float32))
     fitted.train()
+    own = (x @ weight + bias).astype(np.float32)
+    if _normalised(targets):
+        own /= np.maximum(np.linalg.norm(own, axis=1, keepdims=True), 1e-12)
     info.update(sentences=len(texts), features_cached=cached, seconds=round(time.perf_counter() - started, 2))
     logger.info("warm start: %s", info)
-    return fitted, info
+    return fitted, info, own
+
+
+def _normalised(targets: np.ndarray) -> bool:
+    """True when the rows are unit vectors (a teacher that ends with Normalize)."""
+    return bool(np.allclose(np.linalg.norm(targets[:100], axis=1), 1.0, atol=1e-3))
 
 
 def fit_map(x: np.ndarray, y: np.ndarray, seed: int = 0, strengths: tuple[float, ...] = STRENGTHS) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:

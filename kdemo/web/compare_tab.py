@@ -91,7 +91,7 @@ def _wire(tab: CompareTab, example: gr.Dropdown, n: gr.Slider, langs: gr.Checkbo
     tab.source.change(show_source, tab.source, [example, n, langs, tab.text])
     outputs = list(tab.outputs.values())
     tab.go.click(friendly(lambda **values: compare_outputs(tab, **values)), inputs_kwargs=tab.form, outputs=outputs,
-                 concurrency_limit=2, concurrency_id="compare")
+                 concurrency_limit=2, concurrency_id="compare", api_name="compare")
     neighbours = friendly(view.neighbours_view)
     tab.outputs["query"].input(neighbours, [tab.outputs["comparison"], tab.outputs["query"], k], tab.outputs["nn"])
     k.release(neighbours, [tab.outputs["comparison"], tab.outputs["query"], k], tab.outputs["nn"])

@@ -40,6 +40,7 @@ def build(ctx: AppContext) -> gr.Dropdown:
         return result.summary, result.results
 
     inputs = dict(run_id=run, query=query, collection=collection, lines=lines, k=k)
-    for trigger in (go.click, query.submit):
-        trigger(on_search, inputs_kwargs=inputs, outputs=[summary, results], concurrency_limit=2, concurrency_id="compare")
+    go.click(on_search, inputs_kwargs=inputs, outputs=[summary, results], concurrency_limit=2, concurrency_id="compare", api_name="search")
+    query.submit(on_search, inputs_kwargs=inputs, outputs=[summary, results], concurrency_limit=2, concurrency_id="compare",
+                 api_visibility="private")
     return run

@@ -33,7 +33,7 @@ def _form(defaults: DistillConfig, languages: list[str]) -> dict[str, gr.compone
     f: dict[str, gr.components.Component] = {}
     f["teacher"] = gr.Dropdown([DEFAULT_TEACHER], value=DEFAULT_TEACHER, allow_custom_value=True, label="Teacher",
                                info="Offline default; any sentence-transformers id or folder when online.")
-    f["student"] = gr.Dropdown(students.choices(), value=defaults.student, allow_custom_value=True, label="Student",
+    f["student"] = gr.Dropdown(students.choices(), value=defaults.student, allow_custom_value=True, label="Student", elem_id="train-student",
                                info="me5-small (multilingual), teacher-copy, compact:K, scratch, or an encoder id when online")
     f["corpus_choice"] = gr.Radio(list(view.CORPUS_CHOICES), value="Built-in", label="Corpus", elem_id="train-corpus")
     f["upload"] = gr.File(label="TSV / CSV / JSONL with a header of language codes", file_types=[".tsv", ".csv", ".jsonl", ".txt"],
@@ -111,8 +111,14 @@ def _wire(ctx: AppContext, tab: TrainTab, metric: gr.Radio, coverage_btn: gr.But
         if not ctx.trainer.cancel(valid_token(token)):
             gr.Info("Nothing is training.")
 
-    tab.start.click(on_start, inputs_kwargs={"token": ctx.token, **f}, concurrency_limit=1, concurrency_id="start")
-    tab.cancel.click(on_cancel, ctx.token, None)
+    tab.start.click(on_start, inputs_kwargs={"token": ctx.token, **f}, concurrency_limit=1, concurrency_id="start", api_name="start_training")
+    tab.cancel.click(on_cancel, ctx.token, None, api_name="cancel_training")
+
+    def training_state() -> str:
+        """idle, running, cancelling, done, cancelled or failed: whether the server is busy training."""
+        return ctx.trainer.snapshot().state
+
+    gr.api(training_state, api_name="training_state")
     coverage_btn.click(friendly(lambda student, extend, languages: _coverage(student, extend, languages)),
                        [f["student"], f["extend"], f["languages"]], coverage, concurrency_limit=1, concurrency_id="coverage")
     metric.change(lambda m: viz.live_by_language(ctx.trainer.snapshot().history, m, references=_references(ctx)), metric,
