@@ -13,6 +13,7 @@ import gradio as gr
 
 from kdemo.errors import KdemoError
 from kdemo.jobs import TrainingManager
+from kdemo.runs import downloads_dir
 from kdemo.views.runs import run_choices
 from kdemo.web import compare_tab, inspect_tab, runs_tab, search_tab, train_tab
 from kdemo.web.common import CSS, AppContext, admin_enabled, ensure_token, friendly
@@ -37,6 +38,9 @@ TRAINER = TrainingManager()
 def build_demo() -> gr.Blocks:
     """The whole UI. Run lists are re-read at every page load, so a new visitor sees every run."""
     threading.Thread(target=_warm_up, name="kdemo-warmup", daemon=True).start()
+    folder = downloads_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    gr.set_static_paths([folder])  # student zips are served from here, not copied (they reach 470 MB)
     with gr.Blocks(title="kdemo — multilingual distillation") as demo:
         gr.Markdown(INTRO)
         token = gr.BrowserState("", storage_key="kdemo-owner")

@@ -323,7 +323,8 @@ def test_runs_lists_and_downloads_the_demo_student(visitor, tmp_path: Path) -> N
     _wait_text(visitor, "#runs-table", "demo", 30_000)
     visitor.locator("#download-btn").click()
     link = visitor.locator("#download-file a").first
-    link.wait_for(timeout=180_000)
+    link.or_(visitor.locator(".toast-body")).first.wait_for(timeout=180_000)
+    assert link.is_visible(), visitor.locator(".toast-body").all_inner_texts()  # an error toast fails at once, with its text
     with visitor.expect_download() as info:
         link.click()
     target = tmp_path / "student.zip"

@@ -8,6 +8,7 @@ from kdemo.runs.store import (
     Run,
     clean_runs_folder,
     delete_run,
+    downloads_dir,
     list_runs,
     new_run_id,
     open_run,
@@ -18,6 +19,6 @@ from kdemo.runs.store import (
 )
 
 __all__ = [
-    "RUNS_DIR", "Run", "RunLayout", "budget_text", "clean_runs_folder", "delete_run", "list_runs", "model_card", "new_run_id",
+    "RUNS_DIR", "Run", "RunLayout", "budget_text", "clean_runs_folder", "delete_run", "downloads_dir", "list_runs", "model_card", "new_run_id",
     "open_run", "owner_key", "pack_run", "run_path", "runs_dir", "sanitize_run_id", "save_run", "zip_student",
 ]

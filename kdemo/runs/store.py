@@ -299,8 +299,13 @@ def delete_run(run_id: str, requester: str | None = None, admin: bool = False) -
         _zip_path(run, int8).unlink(missing_ok=True)
 
 
+def downloads_dir() -> Path:
+    """Where ``zip_student`` writes; the app serves this folder (and only it) as static files."""
+    return cache_dir() / "downloads"
+
+
 def _zip_path(run: Run, int8: bool = False) -> Path:
-    return cache_dir() / "downloads" / f"{run.run_id}-student{'-int8' if int8 else ''}.zip"
+    return downloads_dir() / f"{run.run_id}-student{'-int8' if int8 else ''}.zip"
 
 
 def zip_student(run: Run, int8: bool = False) -> Path:
