@@ -7,6 +7,7 @@ Phases come from the loop's own timings (``result.info["phase_seconds"]``).
 
     python bench/anatomy.py --out bench/results/anatomy.json
     python bench/anatomy.py --cli-minutes 1 --app-minutes 1   # a quicker look
+    python bench/anatomy.py --which app-default               # the app's default only
 """
 
 from __future__ import annotations
@@ -54,12 +55,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cli-minutes", type=float, default=DistillConfig().max_minutes)
     parser.add_argument("--app-minutes", type=float, default=3.0)
+    parser.add_argument("--which", default="cli-default,app-default", help="which of the two to run")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "anatomy.json")
     args = parser.parse_args()
     os.environ["KDEMO_RUNS"] = tempfile.mkdtemp(prefix="kdemo-anatomy-runs-")
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPU cores", flush=True)
     results = {}
-    for name, minutes in (("cli-default", args.cli_minutes), ("app-default", args.app_minutes)):
+    budgets = {"cli-default": args.cli_minutes, "app-default": args.app_minutes}
+    for name in args.which.split(","):
+        minutes = budgets[name]
         os.environ["KDEMO_CACHE"] = tempfile.mkdtemp(prefix="kdemo-anatomy-cache-")  # each starts cold
         for attempt in ("first (cold cache)", "second (warm cache)"):
             row = one_run(DistillConfig(max_minutes=minutes))

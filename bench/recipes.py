@@ -15,7 +15,8 @@ alone** in its own space (the multilingual model the default student starts from
   model's and the teacher's cosines over English pairs / cross-lingual pairs;
 - **test retrieval**: the built-in test split (saturated for multilingual students).
 
-``--heldback`` also scores the rows kept aside (STS 1500-2999, NTREX 1000-1996), which no setting
+``run:<run_id>`` scores a saved run as it is (the demo: ``run:demo-me5-small``, made by
+``python -m kdemo train``). ``--heldback`` scores the rows kept aside (STS 1500-2999, NTREX 1000-1996), which no setting
 was chosen on. Results go to ``bench/results/<recipe>.json`` and a table to stdout (and ``--md``).
 
 Usage (2 CPU cores: about budget + 4 minutes per trained recipe)::
@@ -46,6 +47,7 @@ from kdemo.distill import Callbacks, distill  # noqa: E402
 from kdemo.distill.cache import cached_embeddings, model_key  # noqa: E402
 from kdemo.evaluate import normalize_rows, retrieval_accuracy, spearman, translation_metrics  # noqa: E402
 from kdemo.models import load_teacher  # noqa: E402
+from kdemo.runs import open_run  # noqa: E402
 from kdemo.students import build_student  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
@@ -143,6 +145,11 @@ def run_recipe(name: str, scorer: Scorer, minutes: float | None, steps: int | No
     if name == "me5-alone":
         model = build_student("me5-small", teacher)  # own space: mean pooling + normalisation, no head
         return {"recipe": name, "info": {}, "metrics": scorer.score(model, teacher_space=False)}
+    if name.startswith("run:"):  # a run saved by the CLI or the app, scored as it is
+        run = open_run(name.removeprefix("run:"))
+        info = {key: run.meta[key] for key in ("steps", "train_seconds", "phase_seconds", "precision") if key in run.meta}
+        metrics = scorer.score(run.load_student(), teacher_space=True)
+        return {"recipe": name, "config": run.config.to_dict(), "info": info, "metrics": metrics}
     config = DistillConfig(**(changes or {}))
     if minutes is not None:
         config = config.replace(max_minutes=minutes)
@@ -182,7 +189,11 @@ def main() -> int:
     parser.add_argument("--score-precision", default="fp32", choices=("fp32", "bf16"), help="bf16: faster, for exploration")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     parser.add_argument("--md", type=Path, help="also write the table here")
+    parser.add_argument("--table", type=Path, metavar="DIR", help="only print the table of the results saved in DIR")
     args = parser.parse_args()
+    if args.table:
+        print(table([json.loads(p.read_text()) for p in sorted(args.table.glob("*.json"))]))
+        return 0
     logging.basicConfig(level=logging.WARNING)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     english = load_english()
@@ -198,14 +209,14 @@ def main() -> int:
     results = []
     for name in args.recipes.split(","):
         print(f"== {name}", flush=True)
-        if name not in RECIPES:
+        if name not in RECIPES and not name.startswith("run:"):
             RECIPES[name] = {}
-        if RECIPES[name] is not None:
+        if RECIPES.get(name) is not None:
             RECIPES[name] = RECIPES[name] | extra
         result = run_recipe(name, scorer, args.minutes, args.steps)
         result["rows"] = "heldback" if args.heldback else "dev"
         results.append(result)
-        (args.out / f"{name}{suffix}.json").write_text(json.dumps(result, indent=1))
+        (args.out / f"{name.replace(':', '-')}{suffix}.json").write_text(json.dumps(result, indent=1))
         print(table([result]).split("\n")[-1], flush=True)
     text = table(results)
     print(text)

@@ -47,6 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int)
     train.add_argument("--eval-every", type=int, dest="eval_every")
     train.add_argument("--no-warm-start", action="store_false", dest="warm_start", default=None)
+    train.add_argument("--teacher-weight", type=float, dest="teacher_weight", metavar="W",
+                       help="share of the teacher's embedding in each English target, the rest the warm-started "
+                            "student's own (default: the student's; 0 for me5-small, 1 otherwise)")
+    train.add_argument("--warm-start-strength", type=float, dest="warm_start_strength", metavar="S",
+                       help="the warm start's shrinkage toward a rotation (default: the student's; 1 for me5-small)")
     train.add_argument("--english", help="English-only sentences to train on too: builtin (default), a text file, or '' for none")
     train.add_argument("--precision", choices=("auto", "fp32", "bf16"), help="default auto: bf16 where it measures faster here")
     train.add_argument("--probe", help="sentences followed on the alignment map: dev (default) or an example set name")
@@ -94,7 +99,8 @@ def config_from_args(args: argparse.Namespace) -> DistillConfig:
             saved["corpus"] = str(beside)
         data.update(saved)
     flags = ("teacher", "student", "corpus", "loss", "max_minutes", "max_steps", "epochs", "lr", "batch_size", "seed", "eval_every",
-             "warm_start", "run_name", "extend_vocab", "temperature", "english", "precision", "probe")
+             "warm_start", "run_name", "extend_vocab", "temperature", "english", "precision", "probe",
+             "teacher_weight", "warm_start_strength")
     data.update({k: getattr(args, k) for k in flags if getattr(args, k) is not None})
     if args.languages:
         data["languages"] = [code.strip() for code in args.languages.split(",") if code.strip()]

@@ -54,17 +54,26 @@ class DistillConfig:
     progress fraction, so a time-limited run still warms up and decays to zero at its end.
 
     ``english`` names English-only sentences trained on beside the corpus (``builtin``: the ones
-    in ``assets/english/``; a file with one sentence per line; empty for none): they teach the
-    student the teacher's English similarities and need no translation. ``precision`` is ``fp32``,
-    ``bf16`` (autocast) or ``auto``: bf16 where it measures faster on this machine (``kdemo.precision``).
+    in ``assets/english/``; a file with one sentence per line; empty for none): they need no
+    translation, and anchor the student's English side. ``precision`` is ``fp32``, ``bf16``
+    (autocast) or ``auto``: bf16 where it measures faster on this machine (``kdemo.precision``).
     At most ``dev_rows`` rows of the dev split are evaluated (the first of its hashed order), so a
-    large corpus never costs a quadratic matrix over its whole dev split. ``warm_start_strength`` fixes the warm start's shrinkage (None: chosen by held-out agreement);
-    ``teacher_weight`` blends each training target: that much of the teacher's embedding of the
-    English sentence, the rest the warm-started student's own embedding of it (1: the teacher's
-    alone, as in Reimers & Gurevych). Below 1 the student keeps more of its own English geometry
-    while its translations are pulled onto its English; it needs the warm start. ``train_layers`` trains only the top N transformer layers and the head (None: every layer), which
-    makes each step cheaper on a CPU. ``probe`` names the sentences followed on the alignment map: ``dev`` (the live subset of the dev
-    split) or a curated example set (``assets/examples/<name>.tsv``).
+    large corpus never costs a quadratic matrix over its whole dev split.
+
+    ``warm_start_strength`` is the warm start's shrinkage toward a rotation (1: a pure rotation,
+    which keeps the student's own similarities); ``teacher_weight`` blends each training target:
+    that much of the teacher's embedding of the English sentence, the rest the warm-started
+    student's own embedding of it (1: the teacher's alone, as in Reimers & Gurevych; below 1 the
+    student keeps more of its own English while its translations are pulled onto it; it needs
+    the warm start). ``None`` for either, like ``lr`` and ``auto`` loss, takes the student's
+    default (``kdemo.students``; a strength of ``None`` there: chosen by held-out agreement).
+    Live evaluations (the app's curves) embed ``eval_sentences`` dev rows every ``eval_every``
+    steps; after the first three, one is skipped while they have taken more than a tenth of the
+    training time (``kdemo.distill.loop.LIVE_EVAL_SHARE``).
+    ``train_layers`` trains only the top N transformer layers and the head (None: every layer),
+    which makes each step cheaper on a CPU. ``probe`` names the sentences followed on the
+    alignment map: ``dev`` (the live subset of the dev split) or a curated example set
+    (``assets/examples/<name>.tsv``).
 
     Example:
         >>> cfg = DistillConfig(languages=("de", "fr"), max_minutes=2)
@@ -94,7 +103,7 @@ class DistillConfig:
     dev_rows: int = 1000
     warm_start: bool = True
     warm_start_strength: float | None = None
-    teacher_weight: float = 1.0
+    teacher_weight: float | None = None
     train_layers: int | None = None
     english: str = "builtin"
     precision: str = "auto"
@@ -133,7 +142,7 @@ class DistillConfig:
             "extend_vocab": self.extend_vocab >= 0,
             "warm_start_strength": self.warm_start_strength is None or self.warm_start_strength >= 0,
             "train_layers": self.train_layers is None or self.train_layers >= 0,
-            "teacher_weight": 0 <= self.teacher_weight <= 1,
+            "teacher_weight": self.teacher_weight is None or 0 <= self.teacher_weight <= 1,
         }
         problems += [f"{name} is out of range: {getattr(self, name)!r}" for name, ok in checks.items() if not ok]
         if not self.teacher.strip():
@@ -160,9 +169,15 @@ class DistillConfig:
         return cls(**data)
 
     def resolved(self) -> DistillConfig:
-        """The same run with ``auto`` loss and empty ``lr`` replaced by the student's defaults (what gets saved)."""
-        loss = default_loss(self.student) if self.loss == "auto" else self.loss
-        return self.replace(loss=loss, lr=self.learning_rate)
+        """The same run with ``auto`` loss and empty ``lr``, ``teacher_weight`` and
+        ``warm_start_strength`` replaced by the student's defaults (what gets saved)."""
+        from kdemo.students import student_kind
+
+        kind = student_kind(self.student)
+        loss = kind.loss if self.loss == "auto" else self.loss
+        weight = kind.teacher_weight if self.teacher_weight is None else self.teacher_weight
+        strength = kind.warm_start_strength if self.warm_start_strength is None else self.warm_start_strength
+        return self.replace(loss=loss, lr=self.learning_rate, teacher_weight=weight, warm_start_strength=strength)
 
     @property
     def learning_rate(self) -> float:

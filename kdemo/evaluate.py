@@ -209,11 +209,11 @@ def translation_metrics(embeddings: dict[str, np.ndarray], teacher_en: np.ndarra
 
 
 def embed_corpus(model: SentenceTransformer, corpus: ParallelCorpus, batch_size: int = 64,
-                 should_stop: object = None) -> dict[str, np.ndarray]:
-    """One embedding matrix per language, rows aligned with the corpus (``should_stop``: see ``models.encode``)."""
+                 should_stop: object = None, precision: str = "fp32") -> dict[str, np.ndarray]:
+    """One embedding matrix per language, rows aligned with the corpus (``should_stop``, ``precision``: see ``models.encode``)."""
     from kdemo.models import encode
 
-    return {lang: encode(model, texts, batch_size, should_stop=should_stop) for lang, texts in corpus.texts.items()}
+    return {lang: encode(model, texts, batch_size, should_stop=should_stop, precision=precision) for lang, texts in corpus.texts.items()}
 
 
 def retrieval_matrix(embeddings: dict[str, np.ndarray]) -> pd.DataFrame:

