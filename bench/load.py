@@ -20,39 +20,16 @@ import json
 import os
 import platform
 import secrets
-import shutil
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
+
+from app_server import start_app
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ["one_meaning_13_languages", "paraphrases_vs_unrelated", "false_friends", "topics_in_four_languages"]
-
-
-def start_server() -> tuple[subprocess.Popen, str]:
-    runs = Path(tempfile.mkdtemp(prefix="kdemo-load-runs-"))
-    for demo in (ROOT / "trained").glob("demo-*"):
-        shutil.copytree(demo, runs / demo.name, ignore=shutil.ignore_patterns("student", "student-int8"))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = dict(os.environ, GRADIO_SERVER_PORT=str(port), KDEMO_RUNS=str(runs), GRADIO_ANALYTICS_ENABLED="False")
-    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/"
-    for _ in range(300):
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            return proc, url
-        except OSError:
-            time.sleep(1)
-    proc.kill()
-    raise SystemExit("app.py did not start")
 
 
 def rss_mb(pid: int) -> float:
@@ -119,7 +96,7 @@ def main() -> int:
     args = parser.parse_args()
     from gradio_client import Client
 
-    proc, url = start_server()
+    proc, url = start_app(rebuilt=False)
     try:
         time.sleep(60)  # the start-up warm-up (teacher, demo student, UMAP) finishes first
         client = Client(url, verbose=False)

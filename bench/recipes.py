@@ -138,7 +138,7 @@ class Scorer:
 
 def run_recipe(name: str, scorer: Scorer, minutes: float | None, steps: int | None = None) -> dict:
     teacher = scorer.teacher
-    changes = RECIPES[name]
+    changes = RECIPES.get(name)
     started = time.perf_counter()
     if name == "teacher":
         return {"recipe": name, "info": {}, "metrics": scorer.score(teacher, teacher_space=True)}

@@ -11,39 +11,16 @@ Arabic need fonts where the browser runs (Debian: fonts-noto-cjk fonts-noto-core
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import shutil
-import socket
-import subprocess
 import sys
-import tempfile
 import time
-import urllib.request
 from pathlib import Path
+
+from app_server import start_app
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
-
-
-def start_app() -> tuple[subprocess.Popen, str]:
-    runs = Path(tempfile.mkdtemp(prefix="kdemo-shots-"))
-    for demo in (ROOT / "trained").glob("demo-*"):
-        shutil.copytree(demo, runs / demo.name, ignore=shutil.ignore_patterns("student-int8"))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = dict(os.environ, GRADIO_SERVER_PORT=str(port), KDEMO_RUNS=str(runs), GRADIO_ANALYTICS_ENABLED="False")
-    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/"
-    for _ in range(300):
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            return proc, url
-        except OSError:
-            time.sleep(1)
-    proc.kill()
-    raise SystemExit("app.py did not start")
 
 
 def shoot(page, name: str) -> None:
@@ -97,7 +74,7 @@ def main() -> int:
     parser.add_argument("--steps", default="60")
     args = parser.parse_args()
     DOCS.mkdir(exist_ok=True)
-    proc, url = start_app()
+    proc, url = start_app(rebuilt=True)
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=shutil.which("chromium"),

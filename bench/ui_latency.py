@@ -17,12 +17,12 @@ import json
 import os
 import platform
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from app_server import launch_app
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -58,17 +58,8 @@ def compare_latency(sizes: list[int]) -> list[dict]:
 def cold_start() -> dict:
     from playwright.sync_api import sync_playwright
 
-    runs = Path(tempfile.mkdtemp(prefix="kdemo-cold-runs-"))
-    for demo in (ROOT / "trained").glob("demo-*"):
-        shutil.copytree(demo, runs / demo.name, ignore=shutil.ignore_patterns("student", "student-int8"))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = dict(os.environ, GRADIO_SERVER_PORT=str(port), KDEMO_RUNS=str(runs), KDEMO_CACHE=tempfile.mkdtemp(prefix="kdemo-cold-cache-"),
-               GRADIO_ANALYTICS_ENABLED="False")
     started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/"
+    proc, url = launch_app(rebuilt=False, KDEMO_CACHE=tempfile.mkdtemp(prefix="kdemo-cold-cache-"))
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=["--no-sandbox", "--disable-gpu"])
