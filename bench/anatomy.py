@@ -8,6 +8,7 @@ Phases come from the loop's own timings (``result.info["phase_seconds"]``).
     python bench/anatomy.py --out bench/results/anatomy.json
     python bench/anatomy.py --cli-minutes 1 --app-minutes 1   # a quicker look
     python bench/anatomy.py --which app-default               # the app's default only
+    python bench/anatomy.py --which app-default --warm-only   # once, with this machine's cache as it is
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ def main() -> int:
     parser.add_argument("--cli-minutes", type=float, default=DistillConfig().max_minutes)
     parser.add_argument("--app-minutes", type=float, default=3.0)
     parser.add_argument("--which", default="cli-default,app-default", help="which of the two to run")
+    parser.add_argument("--warm-only", action="store_true", help="one run each with the cache folder as it is (already warm)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "anatomy.json")
     args = parser.parse_args()
     os.environ["KDEMO_RUNS"] = tempfile.mkdtemp(prefix="kdemo-anatomy-runs-")
@@ -64,8 +66,11 @@ def main() -> int:
     budgets = {"cli-default": args.cli_minutes, "app-default": args.app_minutes}
     for name in args.which.split(","):
         minutes = budgets[name]
-        os.environ["KDEMO_CACHE"] = tempfile.mkdtemp(prefix="kdemo-anatomy-cache-")  # each starts cold
-        for attempt in ("first (cold cache)", "second (warm cache)"):
+        attempts = ("warm cache",)
+        if not args.warm_only:
+            os.environ["KDEMO_CACHE"] = tempfile.mkdtemp(prefix="kdemo-anatomy-cache-")  # each starts cold
+            attempts = ("first (cold cache)", "second (warm cache)")
+        for attempt in attempts:
             row = one_run(DistillConfig(max_minutes=minutes))
             results[f"{name}, {attempt}"] = row
             print(f"{name}, {attempt}: {json.dumps(row)}", flush=True)

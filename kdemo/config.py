@@ -56,7 +56,9 @@ class DistillConfig:
     ``english`` names English-only sentences trained on beside the corpus (``builtin``: the ones
     in ``assets/english/``; a file with one sentence per line; empty for none): they need no
     translation, and anchor the student's English side. ``precision`` is ``fp32``, ``bf16``
-    (autocast) or ``auto``: bf16 where it measures faster on this machine (``kdemo.precision``).
+    (autocast) or ``auto``: bf16 where it measures faster on this machine (``kdemo.precision``);
+    training and the student's evaluations use it (bf16 moves dev metrics by well under a point,
+    docs/PERF.md).
     At most ``dev_rows`` rows of the dev split are evaluated (the first of its hashed order), so a
     large corpus never costs a quadratic matrix over its whole dev split.
 
@@ -68,7 +70,7 @@ class DistillConfig:
     the warm start). ``None`` for either, like ``lr`` and ``auto`` loss, takes the student's
     default (``kdemo.students``; a strength of ``None`` there: chosen by held-out agreement).
     Live evaluations (the app's curves) embed ``eval_sentences`` dev rows every ``eval_every``
-    steps; after the first three, one is skipped while they have taken more than a tenth of the
+    steps; after the first three, one is skipped while they have taken more than 6% of the
     training time (``kdemo.distill.loop.LIVE_EVAL_SHARE``).
     ``train_layers`` trains only the top N transformer layers and the head (None: every layer),
     which makes each step cheaper on a CPU. ``probe`` names the sentences followed on the
@@ -98,7 +100,7 @@ class DistillConfig:
     batch_size: int = 32
     max_seq_length: int = 128
     eval_every: int = 40
-    eval_sentences: int = 100
+    eval_sentences: int = 64
     dev_fraction: float = 0.15
     dev_rows: int = 1000
     warm_start: bool = True

@@ -48,7 +48,7 @@ logger = logging.getLogger(__name__)
 # the upper layers (Reimers & Gurevych keep all weights trainable, but train for hours).
 FREEZE_VOCAB_ABOVE = 100_000
 LIVE_EVAL_FREE = 3  # live evaluations always made (the curve's first points), then:
-LIVE_EVAL_SHARE = 0.1  # the most of the training time they may take
+LIVE_EVAL_SHARE = 0.06  # the most of the training time they may take
 
 
 @dataclass
@@ -310,11 +310,10 @@ class Distillation:
             self.train_seconds += time.perf_counter() - started
             progress = budget.progress(self.steps, self.train_seconds, examples)
             self.record_step(loss, lr, progress, examples)
-            done = agree(progress >= 1.0)
-            if done or (self.steps % config.eval_every == 0 and self.live_eval_affordable()):
+            if agree(progress >= 1.0):
+                break  # the last live point comes from the final evaluation (finish)
+            if self.steps % config.eval_every == 0 and self.live_eval_affordable():
                 self.live_eval(self.steps)
-            if done:
-                break
         self.student.eval()
         self.info.update(epochs=round(examples / max(len(self.texts), 1), 3), examples=examples, precision=config.precision)
 
@@ -357,10 +356,10 @@ class Distillation:
         evaluations = sum(1 for entry in self.history if "loss" not in entry)
         return evaluations < LIVE_EVAL_FREE or self.live_stats.get("seconds", 0.0) <= LIVE_EVAL_SHARE * self.train_seconds
 
-    def live_eval(self, step: int, note: str = "") -> None:
+    def live_eval(self, step: int, note: str = "", embedded: dict[str, np.ndarray] | None = None) -> None:
         """Metrics on the live subset, plus the probe's positions for the replay (rank 0 only).
 
-        Embedded at the run's precision (the dev split's final numbers are always fp32)."""
+        Embedded at the run's precision, unless ``embedded`` already holds the live rows (the final point)."""
         if rank() != 0:
             return
         from functools import partial
@@ -370,7 +369,7 @@ class Distillation:
 
         started = time.perf_counter()
         precision = self.config.precision
-        live = embed_corpus(self.student, self.live, should_stop=self.callbacks.should_stop, precision=precision)
+        live = embedded or embed_corpus(self.student, self.live, should_stop=self.callbacks.should_stop, precision=precision)
         result: dict[str, Any] = translation_metrics(live, self.live_targets, dataset="live")
         probe = self.probe_set.embed_with(self.student, live if self.probe_set.is_live else None, partial(encode, precision=precision))
         self.probe_frames.append((step, self.probe_set.frame(probe)))
@@ -397,7 +396,8 @@ class Distillation:
         replay = None
         if rank() == 0:
             self.callbacks.status("Evaluating the trained student on the dev split")
-            student_dev = embed_corpus(self.student, self.dev, should_stop=self.callbacks.should_stop)
+            student_dev = embed_corpus(self.student, self.dev, should_stop=self.callbacks.should_stop, precision=self.config.precision)
+            self.live_eval(self.steps, embedded={lang: rows[: len(self.live)] for lang, rows in student_dev.items()})
             self.metrics["student_after"] = translation_metrics(student_dev, self.dev_targets)
             self.matrices["student_after"] = retrieval_matrix(student_dev).to_dict()
             failures = worst_pairs(self.dev, student_dev, self.dev_targets)
@@ -405,7 +405,7 @@ class Distillation:
             if self.callbacks.on_metrics:
                 self.callbacks.on_metrics(dict(self.metrics))
         self.student.to("cpu")
-        self.info["phase_seconds"] = dict(self.timings)
+        self.info["phase_seconds"] = self.timings  # the same dict: run() adds "finish" when this returns
         self.info["live_eval_seconds"] = self.live_stats.get("seconds", 0.0)
         return DistillResult(self.student, self.config, self.metrics, self.history, self.matrices, steps=self.steps,
                              train_seconds=round(self.train_seconds, 2), info=self.info, probe=replay, failures=failures)
