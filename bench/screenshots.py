@@ -60,7 +60,8 @@ def train_inspect_runs(page, steps: str) -> None:
     page.locator("#result-table").scroll_into_view_if_needed()
     shoot(page, "result")
     page.get_by_role("tab", name="Inspect").click()
-    page.locator("#failures-table").get_by_text("found instead").wait_for(timeout=120_000)
+    page.wait_for_function("() => (document.querySelector('#failures-table')?.innerText || '').includes('found instead')",
+                           timeout=120_000)
     shoot(page, "inspect")
     page.get_by_role("tab", name="Runs").click()
     page.locator("#runs-table").get_by_text("demo").first.wait_for(timeout=60_000)

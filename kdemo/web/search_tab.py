@@ -30,7 +30,7 @@ def build(ctx: AppContext) -> gr.Dropdown:
             go = gr.Button("Search", variant="primary", elem_id="search-btn")
         with gr.Column(scale=3):
             summary = gr.Markdown(elem_id="search-summary")
-            results = gr.Dataframe(wrap=True, elem_id="search-results", label="Top results: teacher (left) and student (right)")
+            results = gr.Dataframe(wrap=True, column_widths=["7%", "36%", "10%", "37%", "10%"], elem_id="search-results", label="Top results: teacher (left) and student (right)")
     collection.change(lambda c: gr.update(visible=c == view.OWN_COLLECTION), collection, lines)
 
     @friendly

@@ -126,8 +126,8 @@ def _wire(ctx: AppContext, tab: TrainTab, metric: gr.Radio, coverage_btn: gr.But
     version, last_state = gr.State(-1), gr.State("")
     timer = gr.Timer(1.0)
     o = tab.outputs
-    timer.tick(lambda v, s, token, m, follow: tick(ctx, tab, (version, last_state), v, s, valid_token(token), m, follow),
-               [version, last_state, ctx.token, metric, tab.replay.follow],
+    timer.tick(lambda v, s, token, m, follow, shown: tick(ctx, tab, (version, last_state), v, s, valid_token(token), m, follow, shown),
+               [version, last_state, ctx.token, metric, tab.replay.follow, tab.replay.state],
                [*o.values(), tab.start, tab.cancel, version, last_state, tab.replay.slider, tab.replay.map, tab.replay.state],
                show_progress="hidden")
 
@@ -144,8 +144,11 @@ def _references(ctx: AppContext) -> dict[str, dict[str, float]]:
 
 
 def tick(ctx: AppContext, tab: TrainTab, states: tuple[gr.State, gr.State], last_version: int, last_state: str, token: str,
-         metric: str, follow: bool) -> dict[Any, Any]:
-    """Redraw the Train tab only when the job changed (``states``: where the last drawn version and state are kept)."""
+         metric: str, follow: bool, shown: Any = None) -> dict[Any, Any]:
+    """Redraw the Train tab only when the job changed (``states``: where the last drawn version and state are kept).
+
+    The alignment map follows the run only when a new frame arrived since ``shown`` (the replay last sent),
+    so a visitor who has just moved the slider is not pulled back by the next step's redraw."""
     snap = ctx.trainer.snapshot()
     if snap.version == last_version:
         return {states[0]: last_version}  # nothing new (an empty dict would not count as "no updates")
@@ -163,7 +166,7 @@ def tick(ctx: AppContext, tab: TrainTab, states: tuple[gr.State, gr.State], last
     if snap.probe is not None:
         frames = len(snap.probe.steps)
         updates[tab.replay.state] = snap.probe
-        if follow:
+        if follow and (shown is None or len(shown.steps) != frames):
             updates |= {tab.replay.slider: gr.update(maximum=max(frames - 1, 1), value=frames - 1),
                         tab.replay.map: inspect.replay_figure(snap.probe)}
         else:
