@@ -53,7 +53,7 @@ def build_demo() -> gr.Blocks:
             with gr.Tab("Train", id="train"):
                 train_tab.build(ctx)
             with gr.Tab("Inspect", id="inspect"):
-                inspect_run = inspect_tab.build(ctx, compare)
+                inspect_run = inspect_tab.build(ctx, compare, demo)
             with gr.Tab("Runs", id="runs"):
                 runs = runs_tab.build(ctx)
         pickers = [compare.run, search_run, inspect_run]

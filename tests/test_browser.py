@@ -234,6 +234,7 @@ def _pick(page, elem_id: str, option: str) -> None:
 def test_failures_table_lists_pairs_and_a_click_fills_compare(owner, server) -> None:
     run_id = next(p.name for p in server["runs"].iterdir() if not p.name.startswith((".", "demo-")))
     owner.get_by_role("tab", name="Inspect").click()
+    _wait_text(owner, "#failures-table", "found instead", 60_000)  # the preselected demo run, before any pick
     _pick(owner, "inspect-run", run_id)
     _wait_text(owner, "#failures-table", "found instead", 60_000)
     english = _rows(owner, "failures-table")[0][1]

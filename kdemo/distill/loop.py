@@ -413,7 +413,7 @@ class Distillation:
 
 def adamw(params: list[torch.nn.Parameter], lr: float, weight_decay: float) -> torch.optim.Optimizer:
     """AdamW, fused into one kernel where torch has one for the device (CPU and CUDA): on 2 CPU cores
-    its step over me5-small's 21M trainable weights takes ~0.05 s instead of ~0.25 s (docs/PERF.md)."""
+    a micro-benchmark of one step over 21M weights on 2 CPU cores: ~0.05 s instead of ~0.25 s (docs/PERF.md)."""
     import torch
 
     try:

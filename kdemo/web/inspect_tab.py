@@ -15,8 +15,10 @@ from kdemo.web.compare_tab import CompareTab, compare_outputs
 from kdemo.web.replay import replay_controls
 
 
-def build(ctx: AppContext, compare: CompareTab) -> gr.Dropdown:
-    """Pick a run; replay how its alignment formed; list the worst pairs (a click opens one in Compare)."""
+def build(ctx: AppContext, compare: CompareTab, page: gr.Blocks) -> gr.Dropdown:
+    """Pick a run; replay how its alignment formed; list the worst pairs (a click opens one in Compare).
+
+    ``page`` (the app's Blocks) fills the tab at page load, so the preselected run shows without a pick."""
     run = gr.Dropdown(run_choices(), value=default_run(), label="Run", elem_id="inspect-run")
     with gr.Accordion("How the alignment formed during training", open=True):
         replay = replay_controls("inspect", follow_live=False)
@@ -45,7 +47,7 @@ def build(ctx: AppContext, compare: CompareTab) -> gr.Dropdown:
         return compare_outputs(compare, **values) | {compare.source: "Your text", compare.text: gr.update(value=text, visible=True),
                                                      compare.run: run_id, ctx.tabs: gr.Tabs(selected="compare")}
 
-    for trigger in (run.change, language.change):
+    for trigger in (run.change, language.change, page.load):
         trigger(on_run, [run, language], [replay.state, replay.slider, replay.map, table])
     table.select(on_select, [table, run], [*compare.outputs.values(), compare.source, compare.text, compare.run, ctx.tabs],
                  concurrency_limit=2, concurrency_id="compare")
