@@ -234,8 +234,12 @@ def _pick(page, elem_id: str, option: str) -> None:
 def test_failures_table_lists_pairs_and_a_click_fills_compare(owner, server) -> None:
     run_id = next(p.name for p in server["runs"].iterdir() if not p.name.startswith((".", "demo-")))
     owner.get_by_role("tab", name="Inspect").click()
-    _wait_text(owner, "#failures-table", "found instead", 60_000)  # the preselected demo run, before any pick
+    _wait_text(owner, "#failures-table", "found instead", 60_000)  # the preselected demo run, filled at page load
+    demo_rows = owner.locator("#failures-table").inner_text()
     _pick(owner, "inspect-run", run_id)
+    owner.wait_for_function("(before) => { const t = document.querySelector('#failures-table').innerText;"
+                            " return t !== before && t.includes('found instead'); }", arg=demo_rows, timeout=60_000)
+    time.sleep(1.0)  # let the new rows finish rendering before one is read and clicked
     _wait_text(owner, "#failures-table", "found instead", 60_000)
     english = _rows(owner, "failures-table")[0][1]
     owner.locator("#failures-table div[role=row] [role=gridcell]").nth(2).click()
