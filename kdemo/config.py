@@ -15,18 +15,6 @@ PRECISIONS = ("auto", "fp32", "bf16")
 _RETIRED_KEYS = frozenset({"extra"})
 
 
-def default_loss(student: str) -> str:
-    """The loss kdemo uses for ``student`` when ``loss`` is ``auto`` (declared in ``kdemo.students``).
-
-    Example:
-        >>> default_loss("teacher-copy"), default_loss("me5-small")
-        ('mse+kd', 'mse')
-    """
-    from kdemo.students import student_kind
-
-    return student_kind(student).loss
-
-
 def default_lr(student: str) -> float:
     """The learning rate kdemo uses for ``student`` when none is given (declared in ``kdemo.students``).
 
